@@ -1,0 +1,68 @@
+//! The `signoff` command line: one file per command.
+//!
+//! Exit codes: 0 success; 1 the input is wrong (a config, directory or policy error, printed as
+//! `file:line:col: message`, or an unknown id); 2 the command line itself is wrong (clap's own code).
+
+mod check;
+mod simulate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::diag::Diagnostics;
+
+/// signoff: approvals in chat.
+#[derive(Debug, Parser)]
+#[command(name = "signoff", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the config, directory and policies; print every problem as `file:line:col: message`.
+    Check(check::Args),
+    /// Show who would be asked for a request, step by step, without sending anything.
+    Simulate(simulate::Args),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
+    }
+}
+
+/// `--config FILE`, shared by every command that reads the configuration.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArg {
+    /// The configuration file (default: `signoff.toml` in the current folder, if present).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Loads the config and the catalog it points at, or prints every problem to stderr.
+pub(crate) fn load_catalog(arg: &ConfigArg) -> Result<(Config, Catalog), ExitCode> {
+    let config = Config::load(arg.config.as_deref()).map_err(report)?;
+    let catalog = Catalog::load(&config).map_err(report)?;
+    Ok((config, catalog))
+}
+
+/// Prints diagnostics, one per line, and gives the "bad input" exit code.
+pub(crate) fn report(diags: Diagnostics) -> ExitCode {
+    for d in &diags.0 {
+        eprintln!("{d}");
+    }
+    let n = diags.0.len();
+    eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
+    ExitCode::from(1)
+}

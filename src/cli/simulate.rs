@@ -1,0 +1,85 @@
+//! `signoff simulate`: shows the plan for a request (who is asked at each step, what built-ins expand to,
+//! where fallbacks and self-approval rules apply) without sending anything.
+
+use std::process::ExitCode;
+
+use super::{ConfigArg, load_catalog};
+use crate::engine::{self, plan::PlanView};
+use crate::request::RequestSpec;
+use crate::time::{Duration, Timestamp};
+
+/// Arguments of `signoff simulate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Who asks (user id or email).
+    #[arg(long, value_name = "ID")]
+    requester: String,
+    /// The resource asked for.
+    #[arg(long, value_name = "ID")]
+    resource: String,
+    /// The role asked for (repeat for several; each becomes its own item).
+    #[arg(long, value_name = "R")]
+    role: Vec<String>,
+    /// Who the access is for (repeat for several; default: the requester).
+    #[arg(long = "for", value_name = "ID")]
+    for_: Vec<String>,
+    /// How long the access should last, e.g. `8h`.
+    #[arg(long, value_name = "DURATION")]
+    duration: Option<Duration>,
+    /// The requester's reason.
+    #[arg(long, value_name = "TEXT")]
+    justification: Option<String>,
+    /// Plan as of this instant (RFC 3339), to see out-of-office effects; default: now.
+    #[arg(long, value_name = "TIME")]
+    at: Option<Timestamp>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) fn run(args: &Args) -> ExitCode {
+    let (_, cat) = match load_catalog(&args.config) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let now = args.at.unwrap_or_else(Timestamp::now);
+    let request = RequestSpec {
+        id: "simulated".to_owned(),
+        requester: args.requester.clone(),
+        resource: args.resource.clone(),
+        roles: args.role.clone(),
+        beneficiaries: args.for_.clone(),
+        justification: args.justification.clone(),
+        duration: args.duration,
+    };
+    let mut views = Vec::new();
+    for spec in request.items() {
+        match engine::plan(&cat, spec, now) {
+            Ok(item) => views.push(PlanView::new(&cat, &item)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if args.json {
+        let value = if views.len() == 1 { serde_json::to_value(&views[0]) } else { serde_json::to_value(&views) };
+        match value.and_then(|v| serde_json::to_string_pretty(&v)) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: cannot write JSON: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        for (i, v) in views.iter().enumerate() {
+            if i > 0 {
+                println!("\n{}\n", "-".repeat(72));
+            }
+            print!("{}", v.to_text());
+        }
+    }
+    ExitCode::SUCCESS
+}

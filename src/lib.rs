@@ -1,0 +1,24 @@
+//! signoff: an approval orchestrator that lives in chat.
+//!
+//! Modules, from the inside out:
+//! - [`time`]: instants and human durations (`48h`).
+//! - [`diag`]: `file:line:col: message` diagnostics and "did you mean" suggestions.
+//! - [`source`]: YAML and JSON files read into trees where every value knows its position.
+//! - [`config`]: `signoff.toml` plus `SIGNOFF_<SECTION>_<KEY>` overrides.
+//! - [`directory`]: users, groups and resources, validated.
+//! - [`policy`]: the expression language, `rule_v2` conditions and the built-in workflows.
+//! - [`catalog`]: directory and policies checked against each other; which workflow applies.
+//! - [`request`]: a request split into one item per person, resource and role.
+//! - [`engine`]: the pure approval state machine (state + event -> state + effects).
+//! - [`cli`]: the `signoff` command line.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod diag;
+pub mod directory;
+pub mod engine;
+pub mod policy;
+pub mod request;
+pub mod source;
+pub mod time;
