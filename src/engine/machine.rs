@@ -667,7 +667,9 @@ impl<'a> Machine<'a> {
                 let denied = statuses.iter().filter(|s| **s == NodeStatus::Denied).count() as u32;
                 let expired = statuses.iter().filter(|s| **s == NodeStatus::Expired).count() as u32;
                 let (approved, possible) = if *distinct {
-                    self.distinct_counts(children)
+                    let (approved, possible) = self.distinct_counts(children);
+                    // Branches not started yet (while the node is still starting) could all approve.
+                    (approved, possible + (total - children.len() as u32))
                 } else {
                     let approved = statuses.iter().filter(|s| **s == NodeStatus::Approved).count() as u32;
                     (approved, total - denied - expired)
@@ -675,12 +677,10 @@ impl<'a> Machine<'a> {
                 if approved >= *required {
                     NodeStatus::Approved
                 } else if to_deny.is_some_and(|d| denied + expired >= d) || possible < *required {
-                    // Denied when denials alone make the quorum unreachable; expired when timeouts do.
-                    if to_deny.is_some_and(|d| denied >= d) || total - denied < *required {
-                        NodeStatus::Denied
-                    } else {
-                        NodeStatus::Expired
-                    }
+                    // Denied when denials alone make the quorum unreachable; expired when timeouts do;
+                    // denied when neither does (not enough distinct people for `distinct_approvers`).
+                    let denials_alone = to_deny.is_some_and(|d| denied >= d) || total - denied < *required;
+                    if !denials_alone && expired > 0 { NodeStatus::Expired } else { NodeStatus::Denied }
                 } else {
                     NodeStatus::Pending
                 }
@@ -696,11 +696,9 @@ impl<'a> Machine<'a> {
                 } else if to_deny.is_some_and(|d| denied >= d) {
                     NodeStatus::Denied
                 } else if approved + pending < *required {
-                    if exhausted > 0 && approved + pending + denied >= *required {
-                        NodeStatus::Expired
-                    } else {
-                        NodeStatus::Denied
-                    }
+                    // Expired when the approvers who timed out with nobody above them would have been
+                    // enough; denied when denials alone put the quorum out of reach.
+                    if approved + pending + exhausted >= *required { NodeStatus::Expired } else { NodeStatus::Denied }
                 } else {
                     NodeStatus::Pending
                 }
@@ -787,6 +785,10 @@ impl<'a> Machine<'a> {
             .or_else(|| kids.iter().rev().map(|&c| self.node(c)).find(|c| c.status.is_failed()));
         match decisive {
             Some(c) => (c.reason.clone(), c.decided_by.clone()),
+            None if matches!(self.node(id).body, Body::Parallel { distinct: true, .. }) && s.is_failed() => (
+                Some(format!("not enough different people can approve {} (distinct_approvers)", self.node(id).label)),
+                None,
+            ),
             None => (None, None),
         }
     }

@@ -165,3 +165,6 @@ fn compact(effects: Vec<Effect>) -> Vec<Effect> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

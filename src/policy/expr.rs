@@ -10,7 +10,10 @@ use crate::policy::rule::Rule;
 use crate::time::Duration;
 
 /// One node of a workflow: what it asks for, and the options that tune it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Equality ignores `loc`: two expressions that ask the same thing are equal wherever they were written
+/// (and an item's stored snapshot, which does not keep positions, equals the one it was started with).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Expr {
     /// What the node asks for.
     #[serde(flatten)]
@@ -21,6 +24,12 @@ pub struct Expr {
     /// Where the node was written, for errors found after parsing (unknown user, reference cycle).
     #[serde(skip)]
     pub loc: Option<Location>,
+}
+
+impl PartialEq for Expr {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.options == other.options
+    }
 }
 
 impl Expr {
