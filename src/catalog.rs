@@ -33,6 +33,10 @@ pub struct Settings {
     pub default_timeout: Option<Duration>,
     /// Where these settings came from, for error messages (e.g. `signoff.toml`).
     pub origin: String,
+    /// Where `default_workflow` was set, when known: a name it gives is checked there.
+    pub default_origin: Option<Origin>,
+    /// Where each risk level's workflow was set, when known.
+    pub risk_origins: [Option<Origin>; 5],
 }
 
 impl Default for Settings {
@@ -42,6 +46,8 @@ impl Default for Settings {
             risk: DEFAULT_RISK_WORKFLOWS.map(str::to_owned),
             default_timeout: None,
             origin: "[policies]".to_owned(),
+            default_origin: None,
+            risk_origins: Default::default(),
         }
     }
 }
@@ -136,8 +142,12 @@ pub enum LookupError {
 impl Catalog {
     /// Loads the directory and policies the config names, and checks them together.
     pub fn load(config: &Config) -> Result<Catalog, Diagnostics> {
-        let directory = crate::directory::load(&config.directory.path);
-        let policies = Policies::load(config.policies.path.as_deref());
+        let directory = named_path_exists(&config.directory.path, "[directory] path")
+            .and_then(|()| crate::directory::load(&config.directory.path));
+        let policies = match config.policies.path.as_deref() {
+            Some(path) => named_path_exists(path, "[policies] path").and_then(|()| Policies::load(Some(path))),
+            None => Policies::load(None),
+        };
         let (directory, policies) = match (directory, policies) {
             (Ok(d), Ok(p)) => (d, p),
             (d, p) => {
@@ -159,6 +169,8 @@ impl Catalog {
                 Some(f) => format!("{} [policies]", f.display()),
                 None => "[policies]".to_owned(),
             },
+            default_origin: config.policies.default_origin.clone(),
+            risk_origins: config.policies.risk_origins.clone(),
         };
         Catalog::new(directory, policies, settings)
     }
@@ -213,10 +225,11 @@ impl Catalog {
             }
         }
         check_reference_cycles(&policies, &mut diags);
-        let named = |what: &str, name: &str, diags: &mut Diagnostics| {
+        // Reported where the name was set (the config file's line, or the environment variable) when known.
+        let named = |what: &str, name: &str, set_at: &Option<Origin>, diags: &mut Diagnostics| {
             if !names.contains(name) {
                 diags.push(Diagnostic {
-                    origin: Origin::Named(format!("{} {what}", settings.origin)),
+                    origin: set_at.clone().unwrap_or_else(|| Origin::Named(format!("{} {what}", settings.origin))),
                     message: format!(
                         "unknown workflow `{name}`{}",
                         did_you_mean(name, names.iter().map(String::as_str))
@@ -224,9 +237,9 @@ impl Catalog {
                 });
             }
         };
-        named("default", &settings.default_workflow, &mut diags);
-        for (i, w) in settings.risk.iter().enumerate() {
-            named(&format!("risk {i}"), w, &mut diags);
+        named("default", &settings.default_workflow, &settings.default_origin, &mut diags);
+        for (i, (w, set_at)) in settings.risk.iter().zip(&settings.risk_origins).enumerate() {
+            named(&format!("risk {i}"), w, set_at, &mut diags);
         }
         diags.into_result(Catalog { directory, policies, settings })
     }
@@ -343,6 +356,19 @@ impl Catalog {
         if let Some(Fallback::Expr(f)) = &mut e.options.fallback {
             self.fill(f, depth);
         }
+    }
+}
+
+/// A path the config names must exist; saying which setting names it tells the reader what to fix (the
+/// default `directory` is otherwise a puzzling name to find in an error).
+fn named_path_exists(path: &std::path::Path, setting: &str) -> Result<(), Diagnostics> {
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Diagnostic::file(
+            path,
+            format!("not found: `{setting}` should name a YAML or JSON file or a folder of them"),
+        )
+        .into()),
+        _ => Ok(()),
     }
 }
 

@@ -152,6 +152,11 @@ pub struct PoliciesConfig {
     /// The workflow for each resource risk level, indexed by level 0..=4 (`risk[3]` is `[policies.risk] 3`).
     /// Defaults: 0 `AUTO_APPROVE`, 1 `MANAGER`, 2 `APP_ADMIN`, 3 and 4 `APP_ADMIN_THEN_SECURITY`.
     pub risk: [String; 5],
+    /// Where [`default`](Self::default) was set (its place in the file, or the environment variable), so that
+    /// `signoff check` can point there when it names no workflow. `None` for the built-in default.
+    pub default_origin: Option<Origin>,
+    /// Where each [`risk`](Self::risk) level was set, like [`default_origin`](Self::default_origin).
+    pub risk_origins: [Option<Origin>; 5],
 }
 
 impl PoliciesConfig {
@@ -174,6 +179,8 @@ impl Default for PoliciesConfig {
                 "APP_ADMIN_THEN_SECURITY".to_owned(),
                 "APP_ADMIN_THEN_SECURITY".to_owned(),
             ],
+            default_origin: None,
+            risk_origins: Default::default(),
         }
     }
 }
@@ -534,11 +541,21 @@ impl Builder {
                 let result = file_text(setting, value.get_ref())
                     .and_then(|text| apply(&mut self.config, setting, &text, Some(base)));
                 match result {
-                    Ok(()) if setting == Setting::WebhooksUrl => self.webhooks_url_origin = Some(origin),
-                    Ok(()) => {}
+                    Ok(()) => self.set_from(setting, origin),
                     Err(message) => self.diags.push(Diagnostic { origin, message }),
                 }
             }
+        }
+    }
+
+    /// Remembers where `setting` was set, for the settings whose value is checked later against something
+    /// else (a workflow name, the webhook secret).
+    fn set_from(&mut self, setting: Setting, origin: Origin) {
+        match setting {
+            Setting::WebhooksUrl => self.webhooks_url_origin = Some(origin),
+            Setting::PoliciesDefault => self.config.policies.default_origin = Some(origin),
+            Setting::Risk(level) => self.config.policies.risk_origins[usize::from(level)] = Some(origin),
+            _ => {}
         }
     }
 
@@ -559,8 +576,9 @@ impl Builder {
             let setting = Setting::Risk(level);
             let result =
                 file_text(setting, value.get_ref()).and_then(|text| apply(&mut self.config, setting, &text, None));
-            if let Err(message) = result {
-                self.diags.push(Diagnostic { origin: at(value.span()), message });
+            match result {
+                Ok(()) => self.set_from(setting, at(value.span())),
+                Err(message) => self.diags.push(Diagnostic { origin: at(value.span()), message }),
             }
         }
     }
@@ -617,8 +635,7 @@ impl Builder {
                 }
             };
             match apply(&mut self.config, setting, value, None) {
-                Ok(()) if setting == Setting::WebhooksUrl => self.webhooks_url_origin = Some(origin),
-                Ok(()) => {}
+                Ok(()) => self.set_from(setting, origin),
                 Err(message) => self.diags.push(Diagnostic { origin, message }),
             }
         }

@@ -192,10 +192,22 @@ pub fn closest<'a>(unknown: &str, known: impl IntoIterator<Item = &'a str>) -> O
     let lower = unknown.to_lowercase();
     known
         .into_iter()
-        .map(|k| (strsim::jaro_winkler(&lower, &k.to_lowercase()), k))
+        .map(|k| (similarity(&lower, &k.to_lowercase()), k))
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| k)
+}
+
+/// How alike two lower-cased names are, from 0 to 1. Email addresses in one domain share most of their
+/// characters, which would make `bob@example.com` look like a typo of `raj@example.com`; for those, only the
+/// parts before the `@` are compared.
+fn similarity(a: &str, b: &str) -> f64 {
+    match (a.rsplit_once('@'), b.rsplit_once('@')) {
+        (Some((a_local, a_domain)), Some((b_local, b_domain))) if a_domain == b_domain => {
+            strsim::jaro_winkler(a_local, b_local)
+        }
+        _ => strsim::jaro_winkler(a, b),
+    }
 }
 
 /// `", did you mean `x`?"` when a close known name exists, else the empty string.
@@ -225,6 +237,15 @@ mod tests {
         let known = ["timeout", "on_timeout", "fallback"];
         assert_eq!(closest("timout", known), Some("timeout"));
         assert_eq!(closest("zzzz", known), None);
+    }
+
+    #[test]
+    fn emails_in_one_domain_are_compared_by_what_comes_before_the_at() {
+        let known = ["raj@example.com", "ana@example.com", "ben@example.com"];
+        assert_eq!(closest("anna@example.com", known), Some("ana@example.com"));
+        assert_eq!(closest("ana@exmple.com", known), Some("ana@example.com"));
+        assert_eq!(closest("bob@example.com", known), None);
+        assert_eq!(closest("nobody@example.com", known), None);
     }
 
     #[test]

@@ -10,15 +10,29 @@
 //! - [`catalog`]: directory and policies checked against each other; which workflow applies.
 //! - [`request`]: a request split into one item per person, resource and role.
 //! - [`engine`]: the pure approval state machine (state + event -> state + effects).
+//! - [`store`]: SQLite or PostgreSQL through sqlx, with migrations.
+//! - [`audit`]: the hash-chained audit trail.
+//! - [`webhook`]: the signed provisioning webhook.
+//! - [`chat`]: adapters in use, recipients, and effects in words.
+//! - [`runtime`]: the engine made durable: group commit, outbox, timers.
+//! - [`http`]: the HTTP API (axum).
+//! - [`app`]: the composition root shared by `signoff serve` and the tests.
 //! - [`cli`]: the `signoff` command line.
 
+pub mod app;
+pub mod audit;
 pub mod catalog;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod directory;
 pub mod engine;
+pub mod http;
 pub mod policy;
 pub mod request;
+pub mod runtime;
 pub mod source;
+pub mod store;
 pub mod time;
+pub mod webhook;

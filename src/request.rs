@@ -27,7 +27,7 @@ pub struct RequestSpec {
 
 impl RequestSpec {
     /// One item per (person, role), in the order given: people outer, roles inner. Item ids are the
-    /// request id with a 1-based suffix, so they are stable and readable (`req-7/2`).
+    /// request id with a 1-based suffix, so they are stable, readable and safe in URLs (`req_7-2`).
     pub fn items(&self) -> Vec<ItemSpec> {
         let people: Vec<UserId> = if self.beneficiaries.is_empty() {
             vec![self.requester.clone()]
@@ -56,7 +56,7 @@ impl RequestSpec {
             for role in &roles {
                 out.push(ItemSpec {
                     request: self.id.clone(),
-                    item: format!("{}/{}", self.id, out.len() + 1),
+                    item: format!("{}-{}", self.id, out.len() + 1),
                     requester: self.requester.clone(),
                     beneficiary: person.clone(),
                     co_beneficiaries: people.iter().filter(|p| *p != person).cloned().collect(),
@@ -93,7 +93,7 @@ mod tests {
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].beneficiary, "ana");
         assert_eq!(items[0].role, None);
-        assert_eq!(items[0].item, "r1/1");
+        assert_eq!(items[0].item, "r1-1");
     }
 
     #[test]
@@ -103,6 +103,6 @@ mod tests {
             items.iter().map(|i| (i.beneficiary.as_str(), i.role.as_deref())).collect();
         assert_eq!(pairs, [("bo", Some("read")), ("bo", Some("write")), ("cy", Some("read")), ("cy", Some("write"))]);
         assert_eq!(items[0].co_beneficiaries, ["cy"]);
-        assert_eq!(items[3].item, "r1/4");
+        assert_eq!(items[3].item, "r1-4");
     }
 }

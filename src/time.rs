@@ -9,6 +9,13 @@ use std::str::FromStr;
 
 pub use jiff::Timestamp;
 
+/// The current instant, rounded down to the millisecond: what the database stores, so a state read back
+/// equals the state written and timestamps in views match those in the audit trail.
+pub fn now() -> Timestamp {
+    let ms = Timestamp::now().as_millisecond();
+    Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
 /// A length of time with one-second resolution, written and read as `90s`, `30m`, `48h`, `7d`, `1h30m`.
 ///
 /// `0` is accepted and means "no time at all"; where a timeout of zero makes no sense the caller reads it as

@@ -18,13 +18,19 @@ pub(super) fn run(args: &Args) -> ExitCode {
             let custom = cat.policies.iter().filter(|w| !w.builtin).count();
             let builtin = cat.policies.iter().filter(|w| w.builtin).count();
             println!(
-                "ok: {} users, {} groups, {} resources, {custom} workflows (+{builtin} built-in)",
-                d.users().len(),
-                d.groups().len(),
-                d.resources().len(),
+                "ok: {}, {}, {}, {} (+{builtin} built-in)",
+                count(d.users().len(), "user"),
+                count(d.groups().len(), "group"),
+                count(d.resources().len(), "resource"),
+                count(custom, "workflow"),
             );
             ExitCode::SUCCESS
         }
         Err(code) => code,
     }
+}
+
+/// `1 user`, `2 users`.
+fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

@@ -3,7 +3,10 @@
 //! Exit codes: 0 success; 1 the input is wrong (a config, directory or policy error, printed as
 //! `file:line:col: message`, or an unknown id); 2 the command line itself is wrong (clap's own code).
 
+mod audit;
 mod check;
+mod migrate;
+mod serve;
 mod simulate;
 
 use std::path::PathBuf;
@@ -27,19 +30,62 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the service: HTTP API, chat endpoints, timers and deliveries.
+    Serve(serve::Args),
     /// Validate the config, directory and policies; print every problem as `file:line:col: message`.
     Check(check::Args),
     /// Show who would be asked for a request, step by step, without sending anything.
     Simulate(simulate::Args),
+    /// Apply pending database migrations and exit.
+    Migrate(migrate::Args),
+    /// Work with the audit trail.
+    #[command(subcommand)]
+    Audit(audit::Command),
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => serve::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Simulate(args) => simulate::run(&args),
+        Command::Migrate(args) => migrate::run(&args),
+        Command::Audit(cmd) => audit::run(&cmd),
     }
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Sets up logging: `RUST_LOG` (or `SIGNOFF_LOG`) picks levels, default `info`.
+pub(crate) fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("SIGNOFF_LOG")
+        .ok()
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// A multi-threaded tokio runtime for the commands that need one.
+pub(crate) fn tokio_runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        ExitCode::from(1)
+    })
 }
 
 /// `--config FILE`, shared by every command that reads the configuration.

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use super::{ConfigArg, load_catalog};
+use crate::diag::did_you_mean;
 use crate::engine::{self, plan::PlanView};
 use crate::request::RequestSpec;
 use crate::time::{Duration, Timestamp};
@@ -44,6 +45,16 @@ pub(super) fn run(args: &Args) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
+    // Checked here rather than left to the planner, so that the message says which flag is wrong and
+    // suggests the id that was probably meant.
+    let people = std::iter::once(("--requester", &args.requester)).chain(args.for_.iter().map(|id| ("--for", id)));
+    for (flag, id) in people {
+        if cat.directory.user(id).is_none() {
+            let known = cat.directory.users().iter().map(|u| u.id.as_str());
+            eprintln!("error: {flag}: unknown user `{id}`{}", did_you_mean(id, known));
+            return ExitCode::from(1);
+        }
+    }
     let now = args.at.unwrap_or_else(Timestamp::now);
     let request = RequestSpec {
         id: "simulated".to_owned(),

@@ -5,7 +5,7 @@
 //! managers, members, owners and admins, manager and parent cycles. Every problem is reported with the
 //! `file:line:col` of the offending value.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -49,6 +49,23 @@ pub struct RawDirectory {
     /// Each group with the `source` of the file it came from.
     groups: Vec<(RawGroup, Option<String>)>,
     resources: Vec<ParsedResource>,
+    /// Ids of entries that could not be read (their problem is already reported), lower-cased for users. A
+    /// reference to one of them is not reported again as unknown: one typo in a user must not turn every
+    /// group, manager and admin list naming that user into an error too.
+    broken: Broken,
+}
+
+/// See [`RawDirectory::broken`].
+#[derive(Default)]
+struct Broken {
+    users: HashSet<String>,
+    groups: HashSet<String>,
+    resources: HashSet<String>,
+}
+
+/// The `id` written in an entry that could not be read, if there is one.
+fn written_id(node: &Node) -> Option<String> {
+    node.get("id").and_then(Node::text).map(|id| id.trim().to_owned())
 }
 
 /// A resource as written, with the parts read by hand (its workflow and roles) already parsed.
@@ -190,19 +207,26 @@ impl RawDirectory {
         for node in list(file, root.get("users"), "users", diags) {
             match from_node::<RawUser>(file, node) {
                 Ok(u) => self.users.push(u),
-                Err(d) => diags.push(d),
+                Err(d) => {
+                    self.broken.users.extend(written_id(node).map(|id| id.to_lowercase()));
+                    diags.push(d);
+                }
             }
         }
         for node in list(file, root.get("groups"), "groups", diags) {
             match from_node::<RawGroup>(file, node) {
                 Ok(g) => self.groups.push((g, source_name.clone())),
-                Err(d) => diags.push(d),
+                Err(d) => {
+                    self.broken.groups.extend(written_id(node));
+                    diags.push(d);
+                }
             }
         }
         for node in list(file, root.get("resources"), "resources", diags) {
             let raw = match from_node::<RawResource>(file, node) {
                 Ok(r) => r,
                 Err(d) => {
+                    self.broken.resources.extend(written_id(node));
                     diags.push(d);
                     continue;
                 }
@@ -265,8 +289,10 @@ impl RawDirectory {
             }
         }
         let resolve_user = |r: &Spanned<String>, what: &str, diags: &mut Diagnostics| -> Option<UserId> {
-            match index.get(&r.value.trim().to_lowercase()) {
+            let key = r.value.trim().to_lowercase();
+            match index.get(&key) {
                 Some(&i) => Some(self.users[i].id.value.trim().to_owned()),
+                None if self.broken.users.contains(&key) => None,
                 None => {
                     diags.push(Diagnostic::at(
                         r.loc.clone(),
@@ -353,6 +379,8 @@ impl RawDirectory {
             let parent = g.parent.as_ref().and_then(|p| {
                 if group_at.contains_key(&p.value) {
                     Some(group_at[&p.value].0)
+                } else if self.broken.groups.contains(&p.value) {
+                    None
                 } else {
                     diags.push(Diagnostic::at(
                         p.loc.clone(),
@@ -411,6 +439,10 @@ impl RawDirectory {
                     vec![self.users[i].id.value.trim().to_owned()]
                 } else if let Some(&(gi, _)) = group_at.get(&p.value) {
                     groups[gi].members.clone()
+                } else if self.broken.users.contains(&p.value.trim().to_lowercase())
+                    || self.broken.groups.contains(&p.value)
+                {
+                    Vec::new()
                 } else {
                     diags.push(Diagnostic::at(
                         p.loc.clone(),
@@ -430,6 +462,9 @@ impl RawDirectory {
             }
             out
         };
+        // Kept for the cycle check below, which reports at the `parent` value like the group check does.
+        let parent_links: Vec<(Spanned<String>, Option<Spanned<String>>)> =
+            self.resources.iter().map(|p| (p.raw.id.clone(), p.raw.parent.clone())).collect();
         let mut resources = Vec::with_capacity(self.resources.len());
         for ParsedResource { raw: r, workflow, roles } in self.resources {
             let admins = principals(&r.admins, "admin", diags);
@@ -452,6 +487,7 @@ impl RawDirectory {
             });
             if let Some(p) = &r.parent
                 && !resource_at.contains_key(p.value.as_str())
+                && !self.broken.resources.contains(&p.value)
             {
                 diags.push(Diagnostic::at(
                     p.loc.clone(),
@@ -464,7 +500,7 @@ impl RawDirectory {
             }
             if r.kind == ResourceKind::Group {
                 let wanted = r.group.as_ref().map_or(r.id.value.as_str(), |g| g.value.as_str());
-                if !group_at.contains_key(wanted) {
+                if !group_at.contains_key(wanted) && !self.broken.groups.contains(wanted) {
                     let loc = r.group.as_ref().map_or(r.id.loc.clone(), |g| g.loc.clone());
                     diags.push(Diagnostic::at(
                         loc,
@@ -498,9 +534,7 @@ impl RawDirectory {
                 custom_attributes: r.custom_attributes.clone(),
             });
         }
-        // `resources` was consumed above, so cycles are checked over the built list with positions recovered
-        // from the resource_at map.
-        check_resource_cycles(&resources, &resource_at, diags);
+        check_parent_cycles(parent_links.iter().map(|(id, parent)| (id, parent.as_ref())), "resource", diags);
 
         Directory::from_parts(users, groups, resources)
     }
@@ -565,7 +599,11 @@ pub(crate) fn parse_instant(text: &str) -> Result<Timestamp, String> {
 
 /// Reports each manager cycle once, at the manager field of the user where the walk met it.
 fn check_manager_cycles(users: &[User], raw: &[RawUser], diags: &mut Diagnostics) {
-    let pos: HashMap<&str, usize> = users.iter().enumerate().map(|(i, u)| (u.id.as_str(), i)).collect();
+    // A duplicate id is reported elsewhere; references resolve to the first definition, so the walk does too.
+    let mut pos: HashMap<String, usize> = HashMap::with_capacity(users.len());
+    for (i, u) in users.iter().enumerate() {
+        pos.entry(u.id.to_lowercase()).or_insert(i);
+    }
     // 0 = unvisited, 1 = on the current path, 2 = done.
     let mut state = vec![0u8; users.len()];
     for start in 0..users.len() {
@@ -579,7 +617,7 @@ fn check_manager_cycles(users: &[User], raw: &[RawUser], diags: &mut Diagnostics
                 0 => {
                     state[i] = 1;
                     path.push(i);
-                    cur = users[i].manager.as_deref().and_then(|m| pos.get(m).copied());
+                    cur = users[i].manager.as_deref().and_then(|m| pos.get(&m.to_lowercase()).copied());
                 }
                 1 => {
                     let from = path.iter().position(|&p| p == i).unwrap_or(0);
@@ -608,7 +646,11 @@ fn check_parent_cycles<'a>(
     diags: &mut Diagnostics,
 ) {
     let items: Vec<_> = items.collect();
-    let pos: HashMap<&str, usize> = items.iter().enumerate().map(|(i, (id, _))| (id.value.as_str(), i)).collect();
+    // A duplicate id is reported elsewhere; references resolve to the first definition, so the walk does too.
+    let mut pos: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    for (i, (id, _)) in items.iter().enumerate() {
+        pos.entry(id.value.as_str()).or_insert(i);
+    }
     let mut state = vec![0u8; items.len()];
     for start in 0..items.len() {
         if state[start] != 0 {
@@ -643,21 +685,6 @@ fn check_parent_cycles<'a>(
             state[p] = 2;
         }
     }
-}
-
-fn check_resource_cycles(resources: &[Resource], at: &HashMap<String, Location>, diags: &mut Diagnostics) {
-    let spanned: Vec<(Spanned<String>, Option<Spanned<String>>)> = resources
-        .iter()
-        .map(|r| {
-            let loc =
-                at.get(r.id.as_str()).cloned().unwrap_or_else(|| Location::new(Path::new("?"), Default::default()));
-            (
-                Spanned { value: r.id.clone(), loc: loc.clone() },
-                r.parent.as_ref().map(|p| Spanned { value: p.clone(), loc }),
-            )
-        })
-        .collect();
-    check_parent_cycles(spanned.iter().map(|(a, b)| (a, b.as_ref())), "resource", diags);
 }
 
 impl<'de> Deserialize<'de> for AttrValue {

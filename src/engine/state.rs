@@ -139,7 +139,7 @@ pub struct Inherited {
 
 /// Why a pass-through node exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "pass")]
 pub enum PassKind {
     /// A `referenced_expression` (built-in or named workflow).
     Reference {

@@ -46,8 +46,14 @@ fn lower_first(s: &str) -> String {
 }
 
 fn convert(value: ast::Value<'_>, index: &mut LineIndex<'_>, depth: usize) -> Result<Node, Failure> {
+    let mut quoted = None;
     let (value, range, style, raw) = match value {
-        ast::Value::StringLit(s) => (Value::Str(s.value.into_owned()), s.range, Style::DoubleQuoted, None),
+        ast::Value::StringLit(s) => {
+            // The text between the quotes, kept only when escapes make it differ from the value.
+            let inner = index.text.get(s.range.start + 1..s.range.end.saturating_sub(1)).unwrap_or_default();
+            quoted = (inner != s.value).then(|| Box::from(inner));
+            (Value::Str(s.value.into_owned()), s.range, Style::DoubleQuoted, None)
+        }
         ast::Value::NumberLit(n) => (number(n.value), n.range, Style::Plain, Some(n.value.into())),
         ast::Value::BooleanLit(b) => (Value::Bool(b.value), b.range, Style::Plain, None),
         ast::Value::NullKeyword(n) => (Value::Null, n.range, Style::Plain, None),
@@ -77,6 +83,7 @@ fn convert(value: ast::Value<'_>, index: &mut LineIndex<'_>, depth: usize) -> Re
                     end: index.pos(range.end),
                     style: Style::DoubleQuoted,
                     raw: None,
+                    quoted: None,
                 };
                 let value = convert(prop.value, index, depth + 1)?;
                 entries.push((key, value));
@@ -85,7 +92,7 @@ fn convert(value: ast::Value<'_>, index: &mut LineIndex<'_>, depth: usize) -> Re
             (Value::Map(entries), o.range, Style::Plain, None)
         }
     };
-    Ok(Node { value, pos: index.pos(range.start), end: index.pos(range.end), style, raw })
+    Ok(Node { value, pos: index.pos(range.start), end: index.pos(range.end), style, raw, quoted })
 }
 
 /// A JSON number: an `Int` when it is an integer that fits in i64, else a `Float` (its spelling is kept

@@ -111,6 +111,10 @@ pub struct Node {
     /// number can still be read into a `String` field as written. `None` for strings, collections and
     /// JSON `true`/`false`/`null`, whose spelling is their value.
     raw: Option<Box<str>>,
+    /// For a quoted scalar written differently from its value (an escape such as `\"`, or `''`): the text
+    /// between the quotes as written, so that [`Node::pos_at`] counts columns of the file, not of the value.
+    /// `None` otherwise, which is the common case.
+    quoted: Option<Box<str>>,
 }
 
 impl PartialEq for Node {
@@ -141,7 +145,7 @@ pub enum Value {
 impl Node {
     /// A node with no recorded spelling, for building trees in code.
     pub fn new(value: Value, pos: Pos) -> Node {
-        Node { value, pos, end: pos, style: Style::Plain, raw: None }
+        Node { value, pos, end: pos, style: Style::Plain, raw: None, quoted: None }
     }
 
     /// Where this node is, in `file` (the document's path).
@@ -215,15 +219,19 @@ impl Node {
     /// Position of the character at `char_offset` inside a string scalar's value, for pointing into a rule
     /// expression embedded in a string.
     ///
-    /// Exact for plain and quoted single-line scalars without escapes before the offset, and for literal
-    /// (`|`) blocks with uniform indentation; best effort otherwise (folded text, escapes, aliases).
+    /// Exact for plain and quoted single-line scalars (escapes included), and for literal (`|`) blocks with
+    /// uniform indentation; best effort otherwise (folded text, quoted text over several lines, aliases).
     /// Never panics, whatever the offset.
     pub fn pos_at(&self, char_offset: usize) -> Pos {
         let offset = u32::try_from(char_offset).unwrap_or(u32::MAX);
         match self.style {
             Style::Plain => Pos::new(self.pos.line, self.pos.col.saturating_add(offset)),
             Style::SingleQuoted | Style::DoubleQuoted => {
-                Pos::new(self.pos.line, self.pos.col.saturating_add(1).saturating_add(offset))
+                let written = match &self.quoted {
+                    Some(src) if !src.contains('\n') => written_offset(src, self.style, char_offset),
+                    _ => offset,
+                };
+                Pos::new(self.pos.line, self.pos.col.saturating_add(1).saturating_add(written))
             }
             Style::Literal | Style::Folded => {
                 // The position is that of the block's first content character; each line of the value is one
@@ -245,6 +253,33 @@ impl Node {
             }
         }
     }
+}
+
+/// How many characters of `src`, the text between the quotes of a quoted scalar as written, spell the first
+/// `char_offset` characters of its value: an escape (`\"`, `\n`, `\u00e9`, a JSON surrogate pair) is one
+/// character of the value but several in the file, and so is `''` in single quotes.
+fn written_offset(src: &str, style: Style, char_offset: usize) -> u32 {
+    let chars: Vec<char> = src.chars().collect();
+    let mut i = 0;
+    let mut decoded = 0;
+    while decoded < char_offset && i < chars.len() {
+        i += match (style, chars[i], chars.get(i + 1)) {
+            (Style::DoubleQuoted, '\\', Some('x')) => 4,
+            (Style::DoubleQuoted, '\\', Some('U')) => 10,
+            (Style::DoubleQuoted, '\\', Some('u')) => {
+                let hex: String = chars.iter().skip(i + 2).take(4).collect();
+                let high = u32::from_str_radix(&hex, 16).is_ok_and(|c| (0xD800..0xDC00).contains(&c));
+                let low_follows = chars.get(i + 6) == Some(&'\\') && chars.get(i + 7) == Some(&'u');
+                if high && low_follows { 12 } else { 6 }
+            }
+            (Style::DoubleQuoted, '\\', Some(_)) => 2,
+            (Style::SingleQuoted, '\'', Some('\'')) => 2,
+            _ => 1,
+        };
+        decoded += 1;
+    }
+    let past_end = char_offset.saturating_sub(decoded);
+    u32::try_from(i.min(chars.len()).saturating_add(past_end)).unwrap_or(u32::MAX)
 }
 
 impl Value {
@@ -738,7 +773,9 @@ version: 1.2.3
 
     #[test]
     fn yaml_syntax_errors_carry_saphyr_positions() {
-        assert_eq!(yaml_err("a:\n\tb: 1\n"), "t.yaml:2:2: tabs disallowed within this context (block indentation)");
+        // A tab in indentation is reported at the tab, not where saphyr noticed it.
+        assert_eq!(yaml_err("a:\n\tb: 1\n"), "t.yaml:2:1: tabs disallowed within this context (block indentation)");
+        assert_eq!(yaml_err("- a: x\n  \tb: 1\n"), "t.yaml:2:3: while scanning a plain scalar, found a tab");
         assert_eq!(yaml_err("a: [1, 2\nb: 3\n"), "t.yaml:2:2: illegal placement of ':' indicator");
         assert_eq!(yaml_err("a: 1\n b: 2\n"), "t.yaml:2:3: mapping values are not allowed in this context");
     }
@@ -780,6 +817,19 @@ version: 1.2.3
         let _ = pos_at("block", usize::MAX);
         let doc = json("{\"rule\": \"amount > 10\"}");
         assert_eq!(doc.root.get("rule").unwrap().pos_at(7), Pos::new(1, 18));
+    }
+
+    #[test]
+    fn pos_at_counts_escapes_as_they_are_written() {
+        // The value is `a == "x" > 1`; its `>` (value offset 9) is two characters further right in the file.
+        let doc = yaml("r: \"a == \\\"x\\\" > 1\"\ns: 'it''s > 1'\nt: \"\\u00e9 > 1\"\n");
+        assert_eq!(doc.root.get("r").unwrap().pos_at(9), Pos::new(1, 16));
+        assert_eq!(doc.root.get("s").unwrap().pos_at(5), Pos::new(2, 11));
+        assert_eq!(doc.root.get("t").unwrap().pos_at(2), Pos::new(3, 12));
+        let doc = json("{\"r\": \"a == \\\"x\\\" > 1\", \"e\": \"\\ud83d\\ude00 > 1\"}");
+        assert_eq!(doc.root.get("r").unwrap().pos_at(9), Pos::new(1, 19));
+        assert_eq!(doc.root.get("e").unwrap().pos_at(2), Pos::new(1, 44));
+        let _ = doc.root.get("r").unwrap().pos_at(usize::MAX);
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub(super) fn parse(text: &str) -> Result<Node, Failure> {
         documents: 0,
     };
     for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(scan_failure)?;
+        let (event, span) = event.map_err(|e| scan_failure(text, &e))?;
         if !builder.event(event, span)? {
             break;
         }
@@ -38,8 +38,40 @@ pub(super) fn parse(text: &str) -> Result<Node, Failure> {
     Ok(builder.root.unwrap_or_else(|| Node::new(Value::Null, Pos::new(1, 1))))
 }
 
-fn scan_failure(e: ScanError) -> Failure {
-    Failure::new(pos(e.marker()), e.info().to_owned())
+fn scan_failure(text: &str, e: &ScanError) -> Failure {
+    let mut at = pos(e.marker());
+    // saphyr reports a tab in indentation at the start of the scalar it was reading (often the line above) or
+    // just past the tab; the person fixing the file wants the tab itself.
+    if TAB_INDENTATION_ERRORS.contains(&e.info())
+        && let Some(tab) = indentation_tab(text, e.marker().line())
+    {
+        at = tab;
+    }
+    Failure::new(at, e.info().to_owned())
+}
+
+/// saphyr's messages for a tab used as indentation.
+const TAB_INDENTATION_ERRORS: &[&str] = &[
+    "while scanning a plain scalar, found a tab",
+    "tabs disallowed within this context (block indentation)",
+    "a block scalar content cannot start with a tab",
+    "tab cannot be used as indentation",
+];
+
+/// The first tab in the indentation of a line with content, from 1-based line `from_line` on.
+fn indentation_tab(text: &str, from_line: usize) -> Option<Pos> {
+    for (i, line) in text.lines().enumerate().skip(from_line.saturating_sub(1)) {
+        let content = line.trim_start_matches([' ', '\t']);
+        // A line of nothing but blanks may hold tabs.
+        if content.trim().is_empty() {
+            continue;
+        }
+        // The indentation is ASCII, so its byte index is its column.
+        if let Some(col) = line[..line.len() - content.len()].find('\t') {
+            return Some(Pos::new(to_u32(i + 1), to_u32(col + 1)));
+        }
+    }
+    None
 }
 
 /// A saphyr marker (1-based line, 0-based character column) as a [`Pos`].
@@ -203,7 +235,7 @@ impl Builder<'_> {
                 Value::Map(entries)
             }
         };
-        let node = Node { value, pos: frame.pos, end: pos(&span.end), style: Style::Plain, raw: None };
+        let node = Node { value, pos: frame.pos, end: pos(&span.end), style: Style::Plain, raw: None, quoted: None };
         self.finish(Built { node, count: frame.count, height: frame.height }, frame.anchor)
     }
 
@@ -276,12 +308,29 @@ impl Builder<'_> {
             None => Value::Str(String::new()),
             Some(tag) => resolve_tagged(&value, tag).map_err(|m| Failure::new(start, m))?,
         };
+        let quoted = match style {
+            Style::SingleQuoted | Style::DoubleQuoted => self.quoted_source(&span, style, &value),
+            _ => None,
+        };
         let (value, raw) = match resolved {
             // Strings are the common case: move the text in, no spelling to keep.
             Value::Str(_) => (Value::Str(value.into_owned()), None),
             other => (other, Some(Box::from(&*value))),
         };
-        Ok(Node { value, pos: start, end: pos(&span.end), style, raw })
+        Ok(Node { value, pos: start, end: pos(&span.end), style, raw, quoted })
+    }
+
+    /// The text between the quotes of a quoted scalar as written, when it is not simply `value` (it has
+    /// escapes or `''`).
+    fn quoted_source(&mut self, span: &Span, style: Style, value: &str) -> Option<Box<str>> {
+        let text = self.text;
+        let from = self.cursor.byte_of(text, span.start.index());
+        let to = self.cursor.byte_of(text, span.end.index());
+        let source = text.get(from..to)?;
+        let quote = if style == Style::DoubleQuoted { '"' } else { '\'' };
+        // Past any `&anchor` or `!tag` before the opening quote.
+        let inner = source.get(source.find(quote)? + 1..)?.strip_suffix(quote)?;
+        (inner != value).then(|| Box::from(inner))
     }
 
     /// Where a scalar's own text starts, past any `&anchor` and `!tag` (and spaces, line breaks and comments

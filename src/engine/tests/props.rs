@@ -204,6 +204,10 @@ proptest! {
             }
             check_invariants(&run.item, count_settled(&run.log))?;
         }
+        // The state survives storage: JSON and back gives the same state.
+        let json = serde_json::to_string(&run.item).unwrap();
+        let back: Item = serde_json::from_str(&json).map_err(|e| TestCaseError::fail(format!("{e}: {json}")))?;
+        prop_assert_eq!(&back, &run.item);
         // Replay gives the same state.
         let mut replay = start(&run.cat, run.item.spec.clone(), t0()).unwrap().item;
         for e in &run.events {

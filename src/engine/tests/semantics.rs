@@ -8,10 +8,6 @@ fn run(workflow: &str) -> Run {
     Run::start(catalog(workflow, ""), JOHN, JOHN, "app", None)
 }
 
-fn run_with(workflow: &str, more: &str) -> Run {
-    Run::start(catalog(workflow, more), JOHN, JOHN, "app", None)
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Parallel N of M, number_to_deny
 // ---------------------------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@
 //!
 //! - attributes are read as borrowed [`Value`]s and literals are borrowed from the rule;
 //! - `$LOWERCASE()`/`$UPPERCASE()` do not build new strings: they tag the value with a [`Case`], and
-//!   comparisons apply the case mapping byte by byte when both sides are ASCII (non-ASCII text falls back to
-//!   `str::to_lowercase`, which is exact for every script);
+//!   comparisons of ASCII text take the mapping into account in place (mostly through
+//!   `eq_ignore_ascii_case`). Non-ASCII text is mapped for real with `str::to_lowercase`/`to_uppercase`,
+//!   which allocates but is exact for every script (final sigma, `ß` → `SS`, `İ`);
 //! - functions of literals were folded by the parser.
 
 use std::borrow::Cow;
@@ -37,31 +38,38 @@ pub(super) struct Ev<'a> {
 }
 
 impl<'a> Ev<'a> {
+    #[inline]
     fn plain(value: Value<'a>) -> Self {
         Ev { value, case: Case::AsIs }
     }
 
+    #[inline]
     fn is_true(&self) -> bool {
         matches!(self.value, Value::Bool(true))
     }
 
+    #[inline]
     fn is_null(&self) -> bool {
         self.value.is_null()
     }
 
     /// The same value seen through `case`. Case mappings only touch text: numbers, booleans and null
     /// pass through unchanged, so `grade.$LOWERCASE() == 7` still compares numbers.
+    #[inline]
     fn recase(self, to: Case) -> Self {
         match (&self.value, self.case) {
             (Value::Null | Value::Bool(_) | Value::Num(_), _) => self,
             (_, Case::AsIs) => Ev { value: self.value, case: to },
             (_, current) if current == to => self,
+            // On ASCII text the last mapping wins, so there is nothing to apply first.
+            (Value::Str(s), _) if s.is_ascii() => Ev { value: self.value, case: to },
             // `x.$UPPERCASE().$LOWERCASE()` is not always `x.$LOWERCASE()` outside ASCII ("ß" upper-cases
             // to "SS"), so apply the first mapping for real before recording the second.
             (_, current) => Ev { value: apply_case(self.value, current, 0), case: to },
         }
     }
 
+    #[inline]
     fn view(&self) -> View<'_> {
         view(&self.value, self.case)
     }
@@ -106,6 +114,7 @@ fn map_str(s: &str, case: Case) -> Cow<'_, str> {
     }
 }
 
+#[inline]
 fn map_byte(b: u8, case: Case) -> u8 {
     match case {
         Case::AsIs => b,
@@ -114,13 +123,27 @@ fn map_byte(b: u8, case: Case) -> u8 {
     }
 }
 
+/// Whether `b` seen through `cb` is left unchanged by `ca`: the condition for any text seen through `ca` to
+/// equal it. For ASCII, `map(x, ca) == map(b, cb)` then holds exactly when `x` equals `b` ignoring case,
+/// which the standard library compares quickly; that is how the comparisons below avoid mapping bytes.
+fn fixed_under(b: &[u8], cb: Case, ca: Case) -> bool {
+    b.iter().all(|&x| {
+        let m = map_byte(x, cb);
+        map_byte(m, ca) == m
+    })
+}
+
 /// `a` seen through `ca` equals `b` seen through `cb`.
+#[inline]
 pub(super) fn str_eq(a: &str, ca: Case, b: &str, cb: Case) -> bool {
-    if ca == Case::AsIs && cb == Case::AsIs {
-        return a == b;
-    }
     if a.is_ascii() && b.is_ascii() {
-        a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| map_byte(x, ca) == map_byte(y, cb))
+        match (ca, cb) {
+            (Case::AsIs, Case::AsIs) => a == b,
+            (Case::AsIs, _) => fixed_under(a.as_bytes(), ca, cb) && a.eq_ignore_ascii_case(b),
+            _ => fixed_under(b.as_bytes(), cb, ca) && a.eq_ignore_ascii_case(b),
+        }
+    } else if ca == Case::AsIs && cb == Case::AsIs {
+        a == b
     } else {
         map_str(a, ca) == map_str(b, cb)
     }
@@ -140,12 +163,18 @@ pub(super) fn str_contains(hay: &str, hc: Case, needle: &str, nc: Case) -> bool 
     if hc == Case::AsIs && nc == Case::AsIs {
         return hay.contains(needle);
     }
-    if hay.is_ascii() && needle.is_ascii() {
-        let (h, n) = (hay.as_bytes(), needle.as_bytes());
-        n.is_empty() || h.windows(n.len()).any(|w| w.iter().zip(n).all(|(x, y)| map_byte(*x, hc) == map_byte(*y, nc)))
-    } else {
-        map_str(hay, hc).contains(map_str(needle, nc).as_ref())
+    if !(hay.is_ascii() && needle.is_ascii()) {
+        return map_str(hay, hc).contains(map_str(needle, nc).as_ref());
     }
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    if n.is_empty() {
+        return true;
+    }
+    if hc == Case::AsIs {
+        // A constant or unmapped haystack searched for a mapped needle: rare, compare byte by byte.
+        return h.windows(n.len()).any(|w| w.iter().zip(n).all(|(x, y)| *x == map_byte(*y, nc)));
+    }
+    fixed_under(n, nc, hc) && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }
 
 /// The number a string spells, for comparing custom attributes that arrive as text (`"8000"`) with
@@ -176,6 +205,7 @@ enum Items<'v> {
 }
 
 impl<'v> Items<'v> {
+    #[inline]
     fn len(self) -> usize {
         match self {
             Items::Values(v) => v.len(),
@@ -183,6 +213,7 @@ impl<'v> Items<'v> {
         }
     }
 
+    #[inline]
     fn get(self, i: usize, case: Case) -> View<'v> {
         match self {
             Items::Values(v) => v.get(i).map_or(View::Null, |x| view(x, case)),
@@ -191,6 +222,7 @@ impl<'v> Items<'v> {
     }
 }
 
+#[inline]
 fn view<'v>(v: &'v Value<'_>, case: Case) -> View<'v> {
     match v {
         Value::Null => View::Null,
@@ -205,6 +237,7 @@ fn view<'v>(v: &'v Value<'_>, case: Case) -> View<'v> {
 
 /// Rule equality: null equals nothing; a numeric string equals its number; otherwise values of different
 /// types are unequal; lists are equal item by item.
+#[inline]
 fn eq(a: View<'_>, b: View<'_>, depth: usize) -> bool {
     match (a, b) {
         (View::Null, _) | (_, View::Null) => false,
@@ -223,6 +256,7 @@ fn eq(a: View<'_>, b: View<'_>, depth: usize) -> bool {
 
 /// Rule ordering: numbers (and numeric strings against numbers) numerically, strings lexicographically;
 /// anything else is unordered.
+#[inline]
 fn order(a: View<'_>, b: View<'_>) -> Option<Ordering> {
     match (a, b) {
         (View::Num(x), View::Num(y)) => x.partial_cmp(&y),
@@ -233,6 +267,7 @@ fn order(a: View<'_>, b: View<'_>) -> Option<Ordering> {
     }
 }
 
+#[inline]
 fn compare(op: CmpOp, a: View<'_>, b: View<'_>) -> bool {
     match op {
         CmpOp::Eq => eq(a, b, 0),
@@ -249,6 +284,7 @@ fn compare(op: CmpOp, a: View<'_>, b: View<'_>) -> bool {
 ///
 /// A null item is a member only of a list written in the rule with a `null` in it (`x IN ["a", null]`),
 /// the same exception that makes `x == null` true.
+#[inline]
 fn member(set: View<'_>, item: View<'_>, set_is_literal: bool) -> Option<bool> {
     match set {
         View::List(items, case) => Some(if matches!(item, View::Null) {

@@ -176,6 +176,9 @@ impl<'s> Lexer<'s> {
             (Some('-'), _) => {
                 return err(start, "`-` must be followed by digits, like `-1`");
             }
+            (Some('“' | '”' | '‘' | '’' | '«' | '»'), _) => {
+                return err(start, format!("`{c}` is a typographic quote; strings use straight quotes, `\"` or `'`"));
+            }
             _ => {
                 return err(start, format!("unexpected character `{}`", c.escape_debug()));
             }

@@ -138,6 +138,7 @@ impl FromStr for Rule {
 
 impl AttrPath {
     /// The value of this attribute in `facts`, as the evaluator reads it.
+    #[inline]
     pub fn read<'f, F: Facts + ?Sized>(&self, facts: &'f F) -> Value<'f> {
         match self {
             AttrPath::User(who, field) => facts.user(*who, field),

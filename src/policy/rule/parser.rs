@@ -418,7 +418,9 @@ impl<'s> Parser<'s> {
                     (Func::Contains, Style::Prefix) => {
                         format!("`{name}` takes two arguments, like `{name}(requestor.email_addr, \"@company.com\")`")
                     }
-                    (_, Style::Prefix) => format!("`{name}` takes one argument, like `{name}(requestor.department)`"),
+                    (_, Style::Prefix) => {
+                        format!("`{name}` takes one argument, like `{name}(requestor.department)`")
+                    }
                 };
                 return Err(self.error(at, message));
             }
@@ -493,25 +495,24 @@ impl<'s> Parser<'s> {
         let mut items = Vec::new();
         loop {
             let t = self.bump()?;
-            let item = match t.tok {
+            let literal = match t.tok {
                 Tok::RBracket => break,
                 Tok::End => return Err(self.unclosed(open, "[")),
-                Tok::Str(s) => Value::Str(Cow::Owned(s)),
-                Tok::Num(text) => Value::Num(self.number(text, t.start)?),
-                Tok::LBracket => self.list(t.start)?,
-                Tok::Ident(word) if literal_word(word).is_some() => literal_word(word).unwrap_or_default(),
-                Tok::Comma => {
-                    return Err(self.error(t.start, "expected a list item or `]`, found `,`"));
-                }
-                _ => {
-                    return Err(self.error(
-                        t.start,
-                        format!(
-                            "list items must be literals (strings, numbers, true, false, null or lists), found {}",
-                            self.describe(&t)
-                        ),
-                    ));
-                }
+                Tok::Comma => return Err(self.error(t.start, "expected a list item or `]`, found `,`")),
+                Tok::Str(ref s) => Some(Value::Str(Cow::Owned(s.clone()))),
+                Tok::Num(text) => Some(Value::Num(self.number(text, t.start)?)),
+                Tok::LBracket => Some(self.list(t.start)?),
+                Tok::Ident(word) => literal_word(word),
+                _ => None,
+            };
+            let Some(item) = literal else {
+                return Err(self.error(
+                    t.start,
+                    format!(
+                        "list items must be literals (strings, numbers, true, false, null or lists), found {}",
+                        self.describe(&t)
+                    ),
+                ));
             };
             items.push(item);
             let t = self.bump()?;

@@ -34,11 +34,13 @@ pub enum Value<'a> {
 
 impl<'a> Value<'a> {
     /// A borrowed string.
+    #[inline]
     pub fn str(s: &'a str) -> Value<'a> {
         Value::Str(Cow::Borrowed(s))
     }
 
     /// Whether this is null.
+    #[inline]
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
@@ -52,6 +54,7 @@ impl<'a> Value<'a> {
     }
 
     /// A view of this value that borrows instead of owning: no allocation, whatever the variant.
+    #[inline]
     pub fn reborrow(&self) -> Value<'_> {
         match self {
             Value::Null => Value::Null,

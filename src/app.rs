@@ -1,0 +1,153 @@
+//! The composition root: one `Application::build(config)` for `signoff serve` and for every test.
+//!
+//! It opens and migrates the store, loads the catalog, starts the runtime, binds the listener and builds
+//! the router. `run_until` serves until the shutdown future resolves, then drains: the server stops taking
+//! connections and finishes in-flight requests, the committer commits what is queued, deliveries in flight
+//! finish, and undelivered outbox rows wait in the database for the next start.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use signoff_port::ChatAdapter;
+use tokio::net::TcpListener;
+
+use crate::catalog::Catalog;
+use crate::chat::Chat;
+use crate::chat::console::ConsoleAdapter;
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::runtime::{Runtime, Tuning};
+use crate::store::Store;
+use crate::webhook::Webhook;
+
+/// Choices that tests (and embedders) make differently from `signoff serve`.
+#[derive(Default)]
+pub struct Options {
+    /// Chat adapters to use instead of those the config implies.
+    pub chat: Option<Vec<Arc<dyn ChatAdapter>>>,
+    /// Background tuning.
+    pub tuning: Tuning,
+    /// A catalog to use instead of loading the config's directory and policies.
+    pub catalog: Option<Catalog>,
+}
+
+/// A built, not yet serving, signoff.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: axum::Router,
+    runtime: Runtime,
+}
+
+/// The process-wide Prometheus recorder (a recorder can be installed once per process; tests build many
+/// applications in one process and share it).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (an embedding program's); ours still renders.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+impl Application {
+    /// Opens everything the config names and binds `[server] listen` (port 0 picks a free port).
+    pub async fn build(config: &Config, options: Options) -> anyhow::Result<Application> {
+        let started = std::time::Instant::now();
+        let catalog = match options.catalog {
+            Some(c) => c,
+            None => Catalog::load(config)
+                .map_err(|d| anyhow::anyhow!("{d}"))
+                .context("loading the directory and policies")?,
+        };
+        let store = Store::open(&config.database.url).await.context("opening the database")?;
+        let chat = Chat::new(match options.chat {
+            Some(adapters) => adapters,
+            None => default_adapters(config),
+        });
+        let webhook = match (&config.webhooks.url, &config.webhooks.secret) {
+            (Some(url), Some(secret)) => Some(Webhook::new(url, secret.clone()).map_err(anyhow::Error::msg)?),
+            _ => None,
+        };
+        let runtime = Runtime::start(store, Arc::new(catalog), chat, webhook, options.tuning);
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.server.listen))?;
+        let addr = listener.local_addr()?;
+        let state = AppState {
+            runtime: runtime.clone(),
+            tokens: Arc::new(config.api.tokens.clone()),
+            metrics: metrics_handle(),
+        };
+        let router = http::router(state);
+        tracing::info!(%addr, elapsed_ms = started.elapsed().as_millis() as u64, "signoff is ready");
+        Ok(Application { listener, addr, router, runtime })
+    }
+
+    /// Where it listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The runtime (tests drive and inspect it directly).
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Serves until `shutdown` resolves, then drains and stops.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application { listener, router, runtime, .. } = self;
+        axum::serve(listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+        tracing::info!("draining: committing queued work and finishing deliveries in flight");
+        runtime.shutdown().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// The adapters a config implies: the console when no chat platform is configured.
+fn default_adapters(config: &Config) -> Vec<Arc<dyn ChatAdapter>> {
+    let adapters: Vec<Arc<dyn ChatAdapter>> = Vec::new();
+    // Slack and Discord adapters are added here as they land; until then, and whenever neither is
+    // configured, prompts go to the log and approvers answer through the API.
+    if adapters.is_empty() {
+        if config.slack_enabled() || config.discord_enabled() {
+            tracing::warn!("chat platforms are configured but this build has no adapter for them; using the console");
+        }
+        return vec![Arc::new(ConsoleAdapter)];
+    }
+    adapters
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown requested");
+}

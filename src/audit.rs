@@ -1,0 +1,281 @@
+//! The audit trail: append-only and hash-chained.
+//!
+//! Row `n` stores `hash_n = SHA-256(hash_{n-1} || canonical(row_n))`, where the canonical form is a JSON
+//! array of the row's columns. Editing a row changes its hash; deleting or reordering rows breaks the chain
+//! of `prev_hash`; the one-row `audit_head` records the last sequence number and hash, so truncating the
+//! tail is caught too. `signoff audit verify` walks the chain.
+//!
+//! Appends lock `audit_head` in the writing transaction, so on PostgreSQL replicas take turns and the chain
+//! never forks; on SQLite the single writer connection does the same.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{Any, Row, Transaction};
+
+use crate::store::{Store, from_ms, ms};
+use crate::time::Timestamp;
+
+/// The hash before the first row.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A row to append.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    /// When it happened.
+    pub at: Timestamp,
+    /// The request concerned.
+    pub request_id: Option<String>,
+    /// The item concerned.
+    pub item_id: Option<String>,
+    /// What happened: `requested`, `plan`, `prompt.sent`, `decision`, `refused`, ...
+    pub kind: String,
+    /// Who did it (a user id, `system`, or a platform user for refused callbacks).
+    pub actor: Option<String>,
+    /// Details, as JSON.
+    pub detail: serde_json::Value,
+}
+
+impl Entry {
+    /// An entry with no request or item.
+    pub fn new(at: Timestamp, kind: &str, actor: Option<&str>, detail: serde_json::Value) -> Entry {
+        Entry { at, request_id: None, item_id: None, kind: kind.to_owned(), actor: actor.map(str::to_owned), detail }
+    }
+}
+
+/// A stored row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    /// Position in the chain, from 1.
+    pub seq: i64,
+    /// When it happened.
+    pub at: Timestamp,
+    /// The request concerned.
+    pub request_id: Option<String>,
+    /// The item concerned.
+    pub item_id: Option<String>,
+    /// What happened.
+    pub kind: String,
+    /// Who did it.
+    pub actor: Option<String>,
+    /// Details.
+    pub detail: serde_json::Value,
+    /// The previous row's hash.
+    pub prev_hash: String,
+    /// This row's hash.
+    pub hash: String,
+}
+
+/// The columns a row's hash covers, as stored (`detail` is the stored JSON text).
+#[derive(Debug, Clone, Copy)]
+pub struct Canonical<'a> {
+    /// Position in the chain.
+    pub seq: i64,
+    /// Epoch milliseconds.
+    pub at_ms: i64,
+    /// The request concerned.
+    pub request_id: Option<&'a str>,
+    /// The item concerned.
+    pub item_id: Option<&'a str>,
+    /// What happened.
+    pub kind: &'a str,
+    /// Who did it.
+    pub actor: Option<&'a str>,
+    /// Details, as stored.
+    pub detail: &'a str,
+}
+
+impl Canonical<'_> {
+    /// `SHA-256(prev || "\n" || JSON array of the columns)`, hex.
+    pub fn hash(&self, prev: &str) -> String {
+        let canonical = serde_json::json!([
+            self.seq,
+            self.at_ms,
+            self.request_id,
+            self.item_id,
+            self.kind,
+            self.actor,
+            self.detail
+        ])
+        .to_string();
+        let mut h = Sha256::new();
+        h.update(prev.as_bytes());
+        h.update(b"\n");
+        h.update(canonical.as_bytes());
+        hex::encode(h.finalize())
+    }
+}
+
+/// Appends entries in the caller's transaction, locking the chain's head until it commits.
+pub async fn append(store: &Store, tx: &mut Transaction<'static, Any>, entries: &[Entry]) -> Result<(), sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let sql = format!("SELECT seq, hash FROM audit_head WHERE id = 1{}", store.for_update());
+    let head = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&mut **tx).await?;
+    let mut seq: i64 = head.try_get("seq")?;
+    let mut prev: String = head.try_get("hash")?;
+    for e in entries {
+        seq += 1;
+        let detail = e.detail.to_string();
+        let at = ms(e.at);
+        let hash = Canonical {
+            seq,
+            at_ms: at,
+            request_id: e.request_id.as_deref(),
+            item_id: e.item_id.as_deref(),
+            kind: &e.kind,
+            actor: e.actor.as_deref(),
+            detail: &detail,
+        }
+        .hash(&prev);
+        sqlx::query(
+            "INSERT INTO audit (seq, at, request_id, item_id, kind, actor, detail, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(seq)
+        .bind(at)
+        .bind(e.request_id.clone())
+        .bind(e.item_id.clone())
+        .bind(e.kind.clone())
+        .bind(e.actor.clone())
+        .bind(detail)
+        .bind(prev.clone())
+        .bind(hash.clone())
+        .execute(&mut **tx)
+        .await?;
+        prev = hash;
+    }
+    sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(prev)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn decode(r: &sqlx::any::AnyRow) -> Result<Record, sqlx::Error> {
+    let detail: String = r.try_get("detail")?;
+    Ok(Record {
+        seq: r.try_get("seq")?,
+        at: from_ms(r.try_get("at")?),
+        request_id: r.try_get("request_id")?,
+        item_id: r.try_get("item_id")?,
+        kind: r.try_get("kind")?,
+        actor: r.try_get("actor")?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
+/// The trail of one request, in order (or the whole trail's last `limit` rows when `request` is `None`).
+pub async fn list(store: &Store, request: Option<&str>, limit: i64) -> Result<Vec<Record>, sqlx::Error> {
+    let rows = match request {
+        Some(r) => {
+            sqlx::query("SELECT * FROM audit WHERE request_id = $1 ORDER BY seq LIMIT $2")
+                .bind(r.to_owned())
+                .bind(limit)
+                .fetch_all(store.reader())
+                .await?
+        }
+        None => {
+            let mut v = sqlx::query("SELECT * FROM audit ORDER BY seq DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(store.reader())
+                .await?;
+            v.reverse();
+            v
+        }
+    };
+    rows.iter().map(decode).collect()
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every row checks out.
+    Intact {
+        /// Rows checked.
+        rows: i64,
+    },
+    /// The first problem found.
+    Broken {
+        /// The row where it shows.
+        seq: i64,
+        /// What is wrong, in words.
+        problem: String,
+    },
+}
+
+/// Walks the whole chain, in pages, and reports the first row that does not check out.
+pub async fn verify(store: &Store) -> Result<Verdict, sqlx::Error> {
+    const PAGE: i64 = 5_000;
+    let mut expected_seq = 1_i64;
+    let mut prev = GENESIS.to_owned();
+    let mut after = 0_i64;
+    loop {
+        let rows = sqlx::query(
+            "SELECT seq, at, request_id, item_id, kind, actor, detail, prev_hash, hash FROM audit \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after)
+        .bind(PAGE)
+        .fetch_all(store.reader())
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for r in &rows {
+            let seq: i64 = r.try_get("seq")?;
+            let stored_prev: String = r.try_get("prev_hash")?;
+            let stored_hash: String = r.try_get("hash")?;
+            if seq != expected_seq {
+                return Ok(Verdict::Broken {
+                    seq,
+                    problem: format!("row {expected_seq} is missing (found {seq} next): rows were deleted"),
+                });
+            }
+            if stored_prev != prev {
+                return Ok(Verdict::Broken {
+                    seq,
+                    problem: "does not follow the previous row: rows were deleted, inserted or reordered".to_owned(),
+                });
+            }
+            let at: i64 = r.try_get("at")?;
+            let request_id: Option<String> = r.try_get("request_id")?;
+            let item_id: Option<String> = r.try_get("item_id")?;
+            let kind: String = r.try_get("kind")?;
+            let actor: Option<String> = r.try_get("actor")?;
+            let detail: String = r.try_get("detail")?;
+            let hash = Canonical {
+                seq,
+                at_ms: at,
+                request_id: request_id.as_deref(),
+                item_id: item_id.as_deref(),
+                kind: &kind,
+                actor: actor.as_deref(),
+                detail: &detail,
+            }
+            .hash(&prev);
+            if hash != stored_hash {
+                return Ok(Verdict::Broken { seq, problem: "its content was edited (hash mismatch)".to_owned() });
+            }
+            prev = hash;
+            expected_seq += 1;
+            after = seq;
+        }
+    }
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(store.reader()).await?;
+    let head_seq: i64 = head.try_get("seq")?;
+    let head_hash: String = head.try_get("hash")?;
+    if head_seq != expected_seq - 1 || head_hash != prev {
+        return Ok(Verdict::Broken {
+            seq: head_seq,
+            problem: format!(
+                "the chain ends at row {} but its head records row {head_seq}: rows at the end were deleted",
+                expected_seq - 1
+            ),
+        });
+    }
+    Ok(Verdict::Intact { rows: expected_seq - 1 })
+}

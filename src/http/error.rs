@@ -1,0 +1,105 @@
+//! One error type for every HTTP handler: domain outcomes become 4xx with a JSON `{"error": ...}` that says
+//! what to fix; our own failures become a 500 whose cause is logged, never returned.
+
+use axum::extract::FromRequest;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::engine::Refusal;
+use crate::runtime::RuntimeError;
+
+/// An error answered as JSON.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The status.
+    pub status: StatusCode,
+    /// What to tell the caller.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with this status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, message: message.into() }
+    }
+
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> ApiError {
+        use StatusCode as S;
+        let status = match &e {
+            RuntimeError::Invalid(_) => S::BAD_REQUEST,
+            RuntimeError::UnknownRequest(_) | RuntimeError::UnknownGrant(_) | RuntimeError::UnknownPrompt => {
+                S::NOT_FOUND
+            }
+            RuntimeError::Lookup(_) => S::UNPROCESSABLE_ENTITY,
+            RuntimeError::NotAnApprover { .. } => S::FORBIDDEN,
+            RuntimeError::Refused(r) => match r {
+                Refusal::NotTheApprover { .. } | Refusal::NotTheRequester { .. } => S::FORBIDDEN,
+                Refusal::AlreadySettled { .. } | Refusal::ItemSettled { .. } | Refusal::NoActiveGrant => S::CONFLICT,
+                Refusal::UnknownPrompt { .. } => S::NOT_FOUND,
+                Refusal::EscalationNotAllowed
+                | Refusal::BadEscalationTarget { .. }
+                | Refusal::DurationTooLong { .. }
+                | Refusal::ZeroDuration => S::UNPROCESSABLE_ENTITY,
+            },
+            RuntimeError::Unavailable => S::SERVICE_UNAVAILABLE,
+            RuntimeError::Store(cause) => {
+                tracing::error!(error = %cause, "database error while handling a request");
+                return ApiError::new(S::INTERNAL_SERVER_ERROR, "internal error; the request was not applied");
+            }
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// `axum::Json`, but a malformed body gets the same `{"error": ...}` shape as every other error.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> ApiError {
+        let status = match &r {
+            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, r.body_text())
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// A JSON body that may be absent: an empty body gives `T::default()`; anything else must be valid JSON.
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        let status = if e.is_data() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::BAD_REQUEST };
+        ApiError::new(status, format!("invalid JSON body: {e}"))
+    })
+}

@@ -1,0 +1,58 @@
+//! Liveness, readiness and metrics.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+use sqlx::Row;
+
+use super::AppState;
+use crate::store::ms;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics_text))
+}
+
+/// The process is up.
+async fn healthz() -> impl IntoResponse {
+    axum::Json(json!({ "status": "ok" }))
+}
+
+/// The database answers and every migration is applied.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.runtime.store().ready().await {
+        Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ready" }))),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "not ready", "error": why }))),
+    }
+}
+
+/// Prometheus text format. Gauges that describe the database (items by state, outbox backlog and age) are
+/// read at scrape time, so every replica reports the shared truth.
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    let store = state.runtime.store();
+    if let Ok(rows) =
+        sqlx::query("SELECT status, COUNT(*) AS n FROM items GROUP BY status").fetch_all(store.reader()).await
+    {
+        for s in ["requested", "escalated", "approved", "denied", "expired", "cancelled"] {
+            let n = rows
+                .iter()
+                .find(|r| r.try_get::<String, _>("status").is_ok_and(|v| v == s))
+                .and_then(|r| r.try_get::<i64, _>("n").ok())
+                .unwrap_or(0);
+            metrics::gauge!("signoff_items", "state" => s).set(n as f64);
+        }
+    }
+    if let Ok(r) = sqlx::query("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE done_at IS NULL")
+        .fetch_one(store.reader())
+        .await
+    {
+        let n: i64 = r.try_get("n").unwrap_or(0);
+        let oldest: Option<i64> = r.try_get("oldest").unwrap_or(None);
+        metrics::gauge!("signoff_outbox_backlog").set(n as f64);
+        let age = oldest.map_or(0.0, |o| (ms(crate::time::now()) - o).max(0) as f64 / 1000.0);
+        metrics::gauge!("signoff_outbox_oldest_age_seconds").set(age);
+    }
+    ([("content-type", "text/plain; version=0.0.4")], state.metrics.render())
+}

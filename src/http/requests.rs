@@ -1,0 +1,199 @@
+//! `/api/v1/requests`: create, read, list, decide, cancel.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::{ApiError, Json, optional_json};
+use crate::engine::{Decision, ItemStatus};
+use crate::runtime::view::{Filter, MAX_PAGE};
+use crate::runtime::{NewRequest, RequestView};
+use crate::time::Duration;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/requests", post(create).get(list))
+        .route("/requests/{id}", get(read))
+        .route("/requests/{id}/decisions", post(decide))
+        .route("/requests/{id}/cancel", post(cancel))
+}
+
+/// One or several strings: `"for": "ana@x"` or `"for": ["ana@x", "ben@x"]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    requester: String,
+    resource: String,
+    role: Option<OneOrMany>,
+    roles: Option<Vec<String>>,
+    #[serde(rename = "for")]
+    for_: Option<OneOrMany>,
+    justification: Option<String>,
+    duration: Option<Duration>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Json(body): Json<CreateBody>,
+) -> Result<(StatusCode, Json<RequestView>), ApiError> {
+    if body.requester.trim().is_empty() || body.resource.trim().is_empty() {
+        return Err(ApiError::bad_request("`requester` and `resource` must not be empty"));
+    }
+    let mut roles = body.role.map(OneOrMany::into_vec).unwrap_or_default();
+    roles.extend(body.roles.unwrap_or_default());
+    let new = NewRequest {
+        requester: body.requester,
+        resource: body.resource,
+        roles,
+        for_: body.for_.map(OneOrMany::into_vec).unwrap_or_default(),
+        justification: body.justification,
+        duration: body.duration,
+    };
+    let view = state.runtime.create(new, crate::time::now()).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RequestView>, ApiError> {
+    state.runtime.request(&id).await?.map(Json).ok_or_else(|| ApiError::not_found(format!("unknown request `{id}`")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    requester: Option<String>,
+    approver: Option<String>,
+    state: Option<String>,
+    before: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Page {
+    requests: Vec<RequestView>,
+    /// Pass as `before` to get the next page; absent on the last page.
+    next: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Page>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let status = match q.state.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => {
+            Some(serde_json::from_value::<ItemStatus>(serde_json::Value::String(s.to_owned())).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "unknown state `{s}`: use requested, escalated, approved, denied, expired or cancelled"
+                ))
+            })?)
+        }
+    };
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    let filter = Filter {
+        requester: q.requester.filter(|s| !s.is_empty()),
+        approver: q.approver.filter(|s| !s.is_empty()),
+        state: status,
+        before: q.before.filter(|s| !s.is_empty()),
+        limit,
+    };
+    let requests = state.runtime.list(&filter).await?;
+    let next = (requests.len() == limit as usize).then(|| requests.last().map(|r| r.id.clone())).flatten();
+    Ok(Json(Page { requests, next }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Verdict {
+    Approve,
+    Deny,
+    Escalate,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    approver: String,
+    verdict: Verdict,
+    comment: Option<String>,
+    duration: Option<Duration>,
+    /// For `escalate`: who decides instead.
+    to: Option<String>,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<DecisionBody>,
+) -> Result<Json<RequestView>, ApiError> {
+    let decision = match body.verdict {
+        Verdict::Approve => Decision::Approve { duration: body.duration, comment: body.comment },
+        Verdict::Deny => {
+            if body.duration.is_some() {
+                return Err(ApiError::bad_request("`duration` applies only to `approve`"));
+            }
+            Decision::Deny { comment: body.comment }
+        }
+        Verdict::Escalate => {
+            let Some(to) = body.to.clone().filter(|t| !t.trim().is_empty()) else {
+                return Err(ApiError::bad_request("`escalate` needs `to`: the person who decides instead"));
+            };
+            Decision::Escalate { to, comment: body.comment }
+        }
+    };
+    if !matches!(decision, Decision::Escalate { .. }) && body.to.is_some() {
+        return Err(ApiError::bad_request("`to` applies only to `escalate`"));
+    }
+    let view = state.runtime.decide(&id, &body.approver, decision, "api", crate::time::now()).await?;
+    Ok(Json(view))
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    /// Who cancels; must be the requester. Defaults to the request's requester.
+    #[serde(alias = "requester")]
+    by: Option<String>,
+    reason: Option<String>,
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<RequestView>, ApiError> {
+    let body: CancelBody = optional_json(&body)?;
+    let by = match body.by {
+        Some(b) => b,
+        None => state
+            .runtime
+            .request(&id)
+            .await?
+            .map(|r| r.requester)
+            .ok_or_else(|| ApiError::not_found(format!("unknown request `{id}`")))?,
+    };
+    let view = state.runtime.cancel(&id, &by, body.reason, crate::time::now()).await?;
+    Ok(Json(view))
+}

@@ -1,0 +1,658 @@
+//! The committer: applies jobs with the engine inside one transaction per batch (group commit), and turns
+//! effects into rows: outbox rows for chat and the webhook, timer rows, grant rows, audit rows.
+//!
+//! Why one task: on SQLite the writer is one connection anyway, and batching is what lifts throughput past
+//! the disk's fsync rate. On PostgreSQL each replica runs its own committer; item rows are locked
+//! `FOR UPDATE` (in id order within a batch, to avoid deadlocks between replicas), so concurrent decisions
+//! on one item are applied one after the other and a quorum is counted once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::json;
+use sqlx::{Any, Row, Transaction};
+use tokio::sync::mpsc;
+
+use super::{Inner, Job, Reply, RuntimeError, Work};
+use crate::audit::{self, Entry};
+use crate::chat::render;
+use crate::engine::{self, Effect, Event, Item};
+use crate::store::ms;
+use crate::time::Timestamp;
+use crate::webhook::Payload;
+
+/// Runs until shutdown, committing batches of jobs.
+pub(super) async fn run(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
+    let mut stopping = inner.stopping.subscribe();
+    loop {
+        let first = tokio::select! {
+            job = rx.recv() => job,
+            _ = super::stopped(&mut stopping) => {
+                // Take what is already queued, then stop.
+                rx.close();
+                rx.recv().await
+            }
+        };
+        let Some(first) = first else { break };
+        let mut batch = vec![first];
+        while batch.len() < inner.tuning.max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&inner, batch).await;
+    }
+}
+
+/// Whether a database error means "try the transaction again" (deadlock or serialization failure).
+fn retryable(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "40P01" || c == "40001")
+}
+
+async fn commit_batch(inner: &Inner, mut batch: Vec<Job>) {
+    // Lock items in one order across replicas.
+    batch.sort_by(|a, b| lock_key(&a.work).cmp(lock_key(&b.work)));
+    let works: Vec<&Work> = batch.iter().map(|j| &j.work).collect();
+    let mut attempt = 0;
+    let results = loop {
+        attempt += 1;
+        match try_commit(inner, &works).await {
+            Ok(results) => break results,
+            Err(e) if retryable(&e) && attempt < 5 => {
+                tracing::debug!(attempt, "batch conflicted with another replica; retrying");
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, jobs = works.len(), "commit failed");
+                metrics::counter!("signoff_commit_failures_total").increment(1);
+                break works.iter().map(|_| Err(RuntimeError::Store(clone_err(&e)))).collect();
+            }
+        }
+    };
+    metrics::histogram!("signoff_commit_batch_size").record(batch.len() as f64);
+    for (job, result) in batch.into_iter().zip(results) {
+        if let Some(reply) = job.reply {
+            let _ = reply.send(result);
+        }
+    }
+    inner.wake_dispatch.notify_one();
+    inner.wake_timers.notify_one();
+}
+
+fn clone_err(e: &sqlx::Error) -> sqlx::Error {
+    sqlx::Error::Protocol(e.to_string())
+}
+
+fn lock_key(w: &Work) -> &str {
+    match w {
+        Work::Create { request, .. } => &request.id,
+        Work::Decide { request, .. } | Work::Cancel { request, .. } => request,
+        Work::Answer { token, .. } => token,
+        Work::EndGrant { grant, .. } => grant,
+        Work::Timer { item, .. } => item,
+        Work::Audit(_) => "",
+    }
+}
+
+/// One transaction for the whole batch. Domain refusals are results, not errors: they do not roll back the
+/// others. A database error rolls back everything (and every job gets the error).
+async fn try_commit(inner: &Inner, works: &[&Work]) -> Result<Vec<Result<Reply, RuntimeError>>, sqlx::Error> {
+    let mut tx = inner.store.begin().await?;
+    let mut w = Writer { inner, audit: Vec::new() };
+    let mut results = Vec::with_capacity(works.len());
+    for work in works {
+        let r = w.apply(&mut tx, work).await;
+        match r {
+            Err(RuntimeError::Store(e)) => return Err(e),
+            other => results.push(other),
+        }
+    }
+    audit::append(&inner.store, &mut tx, &w.audit).await?;
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// Writes one batch's changes.
+struct Writer<'a> {
+    inner: &'a Inner,
+    audit: Vec<Entry>,
+}
+
+impl Writer<'_> {
+    async fn apply(&mut self, tx: &mut Transaction<'static, Any>, work: &Work) -> Result<Reply, RuntimeError> {
+        match work {
+            Work::Create { request, started, at } => {
+                let body = json!({
+                    "roles": request.roles,
+                    "for": request.beneficiaries,
+                    "justification": request.justification,
+                    "duration": request.duration.map(|d| d.to_string()),
+                });
+                sqlx::query(
+                    "INSERT INTO requests (id, requester, resource, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(request.id.clone())
+                .bind(request.requester.clone())
+                .bind(request.resource.clone())
+                .bind(body.to_string())
+                .bind(ms(*at))
+                .execute(&mut **tx)
+                .await?;
+                self.audit.push(Entry {
+                    at: *at,
+                    request_id: Some(request.id.clone()),
+                    item_id: None,
+                    kind: "requested".to_owned(),
+                    actor: Some(request.requester.clone()),
+                    detail: json!({ "resource": request.resource, "items": started.len(), "request": body }),
+                });
+                for (_, s) in started {
+                    insert_item(tx, &s.item, *at).await?;
+                    self.effects(tx, &s.item, &s.effects, *at).await?;
+                }
+                Ok(Reply::Request(request.id.clone()))
+            }
+            Work::Decide { request, approver, decision, channel, at } => {
+                let pending = sqlx::query(
+                    "SELECT item_id, prompt_id FROM prompts WHERE request_id = $1 AND approver = $2 AND state = 'pending' \
+                     ORDER BY item_id, prompt_id",
+                )
+                .bind(request.clone())
+                .bind(approver.clone())
+                .fetch_all(&mut **tx)
+                .await?;
+                if pending.is_empty() {
+                    // Say why: the engine explains a settled prompt; otherwise this person was never asked.
+                    let latest = sqlx::query(
+                        "SELECT item_id, prompt_id FROM prompts WHERE request_id = $1 AND approver = $2 \
+                         ORDER BY created_at DESC, prompt_id DESC LIMIT 1",
+                    )
+                    .bind(request.clone())
+                    .bind(approver.clone())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                    let Some(row) = latest else {
+                        let exists = sqlx::query("SELECT id FROM requests WHERE id = $1")
+                            .bind(request.clone())
+                            .fetch_optional(&mut **tx)
+                            .await?
+                            .is_some();
+                        if !exists {
+                            return Err(RuntimeError::UnknownRequest(request.clone()));
+                        }
+                        self.refused(*at, Some(request), None, approver, "not an approver of this request", channel);
+                        return Err(RuntimeError::NotAnApprover {
+                            approver: approver.clone(),
+                            request: request.clone(),
+                        });
+                    };
+                    let item_id: String = row.try_get("item_id")?;
+                    let prompt: i64 = row.try_get("prompt_id")?;
+                    let event = decide_event(prompt, approver, decision, channel, *at);
+                    return self.apply_event(tx, &item_id, event).await.map(|_| Reply::Request(request.clone()));
+                }
+                let mut first_refusal = None;
+                let mut applied = 0;
+                for row in pending {
+                    let item_id: String = row.try_get("item_id")?;
+                    let prompt: i64 = row.try_get("prompt_id")?;
+                    let event = decide_event(prompt, approver, decision, channel, *at);
+                    match self.apply_event(tx, &item_id, event).await {
+                        Ok(_) => applied += 1,
+                        Err(RuntimeError::Store(e)) => return Err(RuntimeError::Store(e)),
+                        Err(e) => {
+                            first_refusal.get_or_insert(e);
+                        }
+                    }
+                }
+                match (applied, first_refusal) {
+                    (0, Some(e)) => Err(e),
+                    _ => Ok(Reply::Request(request.clone())),
+                }
+            }
+            Work::Answer { token, by, decision, channel, at } => {
+                let row = sqlx::query("SELECT item_id, prompt_id, request_id FROM prompts WHERE token = $1")
+                    .bind(token.clone())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                let Some(row) = row else {
+                    self.refused(*at, None, None, by, "unknown prompt token", channel);
+                    return Err(RuntimeError::UnknownPrompt);
+                };
+                let item_id: String = row.try_get("item_id")?;
+                let request_id: String = row.try_get("request_id")?;
+                let prompt: i64 = row.try_get("prompt_id")?;
+                self.apply_event(tx, &item_id, decide_event(prompt, by, decision, channel, *at)).await?;
+                Ok(Reply::Request(request_id))
+            }
+            Work::Cancel { request, by, reason, at } => {
+                let items = sqlx::query("SELECT id FROM items WHERE request_id = $1 ORDER BY id")
+                    .bind(request.clone())
+                    .fetch_all(&mut **tx)
+                    .await?;
+                if items.is_empty() {
+                    return Err(RuntimeError::UnknownRequest(request.clone()));
+                }
+                let mut cancelled = 0;
+                let mut first_refusal = None;
+                for row in items {
+                    let id: String = row.try_get("id")?;
+                    let event = Event::Cancel { by: by.clone(), reason: reason.clone(), at: *at };
+                    match self.apply_event(tx, &id, event).await {
+                        Ok(_) => cancelled += 1,
+                        Err(RuntimeError::Store(e)) => return Err(RuntimeError::Store(e)),
+                        Err(e) => {
+                            first_refusal.get_or_insert(e);
+                        }
+                    }
+                }
+                match (cancelled, first_refusal) {
+                    (0, Some(e)) => Err(e),
+                    _ => Ok(Reply::Request(request.clone())),
+                }
+            }
+            Work::EndGrant { grant, by, how, at } => {
+                let exists = sqlx::query("SELECT id FROM grants WHERE id = $1")
+                    .bind(grant.clone())
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .is_some();
+                if !exists {
+                    return Err(RuntimeError::UnknownGrant(grant.clone()));
+                }
+                self.apply_event(tx, grant, Event::EndGrant { by: by.clone(), how: *how, at: *at }).await?;
+                Ok(Reply::Done)
+            }
+            Work::Timer { item, timer, at } => {
+                sqlx::query("DELETE FROM timers WHERE item_id = $1 AND timer_id = $2")
+                    .bind(item.clone())
+                    .bind(i64::from(*timer))
+                    .execute(&mut **tx)
+                    .await?;
+                match self.apply_event(tx, item, Event::TimerFired { timer: *timer, at: *at }).await {
+                    Ok(_) | Err(RuntimeError::UnknownRequest(_)) => Ok(Reply::Done),
+                    Err(e) => Err(e),
+                }
+            }
+            Work::Audit(entries) => {
+                self.audit.extend(entries.iter().cloned());
+                Ok(Reply::Done)
+            }
+        }
+    }
+
+    /// Loads an item (locked), applies one event, stores the result and its effects.
+    async fn apply_event(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        item_id: &str,
+        event: Event,
+    ) -> Result<(), RuntimeError> {
+        let sql = format!("SELECT state, request_id FROM items WHERE id = $1{}", self.inner.store.for_update());
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(item_id.to_owned()).fetch_optional(&mut **tx).await?;
+        let Some(row) = row else { return Err(RuntimeError::UnknownRequest(item_id.to_owned())) };
+        let state: String = row.try_get("state")?;
+        let request_id: String = row.try_get("request_id")?;
+        let item: Item = serde_json::from_str(&state)
+            .map_err(|e| RuntimeError::Store(sqlx::Error::Decode(format!("item {item_id} state: {e}").into())))?;
+        let at = event.at();
+        match engine::apply(&self.inner.catalog, &item, &event) {
+            Ok((next, effects)) => {
+                self.record_event(&request_id, item_id, &event);
+                let version = i64::try_from(next.events_applied).unwrap_or(i64::MAX);
+                sqlx::query("UPDATE items SET state = $1, status = $2, version = $3, updated_at = $4 WHERE id = $5")
+                    .bind(serde_json::to_string(&next).unwrap_or_default())
+                    .bind(next.status.as_str())
+                    .bind(version)
+                    .bind(ms(at))
+                    .bind(item_id.to_owned())
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query("INSERT INTO item_events (item_id, seq, event, at) VALUES ($1, $2, $3, $4)")
+                    .bind(item_id.to_owned())
+                    .bind(version)
+                    .bind(serde_json::to_string(&event).unwrap_or_default())
+                    .bind(ms(at))
+                    .execute(&mut **tx)
+                    .await?;
+                if matches!(event, Event::Decide { .. }) {
+                    metrics::counter!("signoff_decisions_total").increment(1);
+                }
+                self.effects(tx, &next, &effects, at).await?;
+                Ok(())
+            }
+            Err(refusal) => {
+                if let Event::Decide { by, channel, .. } = &event {
+                    // Refusals that matter for security are audited: someone else's prompt, or a settled one.
+                    let why = refusal.to_string();
+                    self.refused(at, Some(&request_id), Some(item_id), by, &why, channel);
+                }
+                Err(RuntimeError::Refused(refusal))
+            }
+        }
+    }
+
+    fn record_event(&mut self, request_id: &str, item_id: &str, event: &Event) {
+        let (kind, actor, detail) = match event {
+            Event::Decide { prompt, by, decision, channel, .. } => {
+                ("decision", Some(by.clone()), json!({ "prompt": prompt, "decision": decision, "channel": channel }))
+            }
+            Event::TimerFired { timer, .. } => ("timer", None, json!({ "timer": timer })),
+            Event::Cancel { by, reason, .. } => ("cancel", Some(by.clone()), json!({ "reason": reason })),
+            Event::EndGrant { by, how, .. } => ("grant.end", Some(by.clone()), json!({ "how": how })),
+        };
+        self.audit.push(Entry {
+            at: event.at(),
+            request_id: Some(request_id.to_owned()),
+            item_id: Some(item_id.to_owned()),
+            kind: kind.to_owned(),
+            actor,
+            detail,
+        });
+    }
+
+    fn refused(
+        &mut self,
+        at: Timestamp,
+        request: Option<&String>,
+        item: Option<&str>,
+        by: &str,
+        why: &str,
+        channel: &str,
+    ) {
+        metrics::counter!("signoff_refused_total").increment(1);
+        self.audit.push(Entry {
+            at,
+            request_id: request.cloned(),
+            item_id: item.map(str::to_owned),
+            kind: "refused".to_owned(),
+            actor: Some(by.to_owned()),
+            detail: json!({ "why": why, "channel": channel }),
+        });
+    }
+
+    /// Turns an item's effects into rows. Keys are `{item}:{version}:{index}[:{platform}]`: unique, so a
+    /// transaction replayed after a crash cannot duplicate a delivery.
+    async fn effects(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        item: &Item,
+        effects: &[Effect],
+        at: Timestamp,
+    ) -> Result<(), sqlx::Error> {
+        let cat = &self.inner.catalog;
+        let item_id = item.spec.item.as_str();
+        let request_id = item.spec.request.as_str();
+        let version = item.events_applied;
+        let audit = |kind: &str, actor: Option<&str>, detail: serde_json::Value| Entry {
+            at,
+            request_id: Some(request_id.to_owned()),
+            item_id: Some(item_id.to_owned()),
+            kind: kind.to_owned(),
+            actor: actor.map(str::to_owned),
+            detail,
+        };
+        // Tokens of prompts created in this step, by prompt id.
+        let mut tokens: HashMap<u32, String> = HashMap::new();
+        for (i, e) in effects.iter().enumerate() {
+            let key = format!("{item_id}:{version}:{i}");
+            match e {
+                Effect::SendPrompt { prompt, to, context } => {
+                    let token = new_token();
+                    tokens.insert(*prompt, token.clone());
+                    sqlx::query(
+                        "INSERT INTO prompts (token, item_id, prompt_id, request_id, approver, state, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+                    )
+                    .bind(token.clone())
+                    .bind(item_id.to_owned())
+                    .bind(i64::from(*prompt))
+                    .bind(request_id.to_owned())
+                    .bind(to.clone())
+                    .bind(ms(at))
+                    .execute(&mut **tx)
+                    .await?;
+                    let message = render::prompt(cat, item, &token, context);
+                    let recipients = self.recipients(to);
+                    for r in &recipients {
+                        let payload = json!({ "token": token, "to": r, "message": message });
+                        let row =
+                            OutboxRow { kind: "prompt.send", token: Some(&token), platform: Some(r.platform.as_str()) };
+                        outbox(tx, &format!("{key}:{}", r.platform.as_str()), row, item_id, &payload, at).await?;
+                    }
+                    self.audit.push(audit(
+                        "prompt.sent",
+                        None,
+                        json!({ "approver": to, "prompt": prompt, "step": context.label,
+                                "platforms": recipients.iter().map(|r| r.platform.as_str()).collect::<Vec<_>>() }),
+                    ));
+                }
+                Effect::PromptAnswered { prompt, to, verdict } => {
+                    set_prompt_state(tx, item_id, *prompt, "answered").await?;
+                    let closing = render::answered(cat, item, verdict, at);
+                    self.close_rows(tx, &key, item_id, *prompt, to, &closing, &tokens, at).await?;
+                }
+                Effect::DismissPrompt { prompt, to, reason } => {
+                    set_prompt_state(tx, item_id, *prompt, "dismissed").await?;
+                    let closing = render::dismissed(cat, item, reason, at);
+                    self.close_rows(tx, &key, item_id, *prompt, to, &closing, &tokens, at).await?;
+                    self.audit.push(audit(
+                        "prompt.dismissed",
+                        None,
+                        json!({ "approver": to, "prompt": prompt, "reason": reason }),
+                    ));
+                }
+                Effect::Notify { to, notice } => {
+                    let n = render::notification(cat, item, notice);
+                    for r in self.recipients(to) {
+                        let payload = json!({ "to": r, "notification": n });
+                        let row = OutboxRow { kind: "notify", token: None, platform: Some(r.platform.as_str()) };
+                        outbox(tx, &format!("{key}:{}", r.platform.as_str()), row, item_id, &payload, at).await?;
+                    }
+                }
+                Effect::ScheduleTimer { timer, due } => {
+                    sqlx::query(
+                        "INSERT INTO timers (item_id, timer_id, due_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (item_id, timer_id) DO UPDATE SET due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL",
+                    )
+                    .bind(item_id.to_owned())
+                    .bind(i64::from(*timer))
+                    .bind(ms(*due))
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Effect::CancelTimer { timer } => {
+                    sqlx::query("DELETE FROM timers WHERE item_id = $1 AND timer_id = $2")
+                        .bind(item_id.to_owned())
+                        .bind(i64::from(*timer))
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Effect::Grant { user, expires_at } => {
+                    sqlx::query(
+                        "INSERT INTO grants (id, request_id, user_id, resource, role, granted_at, expires_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(item_id.to_owned())
+                    .bind(request_id.to_owned())
+                    .bind(user.clone())
+                    .bind(item.spec.resource.clone())
+                    .bind(item.spec.role.clone())
+                    .bind(ms(at))
+                    .bind(expires_at.map(ms))
+                    .execute(&mut **tx)
+                    .await?;
+                    self.audit.push(audit("grant.created", None, json!({ "user": user, "expires_at": expires_at })));
+                }
+                Effect::EndGrant { user, how } => {
+                    sqlx::query("UPDATE grants SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
+                        .bind(ms(at))
+                        .bind(how.as_str())
+                        .bind(item_id.to_owned())
+                        .execute(&mut **tx)
+                        .await?;
+                    self.audit.push(audit("grant.ended", None, json!({ "user": user, "how": how })));
+                }
+                Effect::Webhook { event, expires_at } => {
+                    if self.inner.webhook.is_some() {
+                        let body = Payload {
+                            event: event.as_str().to_owned(),
+                            request: request_id.to_owned(),
+                            item: item_id.to_owned(),
+                            user: item.spec.beneficiary.clone(),
+                            resource: item.spec.resource.clone(),
+                            role: item.spec.role.clone(),
+                            expires_at: expires_at.map(|t| t.to_string()),
+                        };
+                        let payload = json!({ "body": serde_json::to_string(&body).unwrap_or_default() });
+                        outbox(
+                            tx,
+                            &key,
+                            OutboxRow { kind: "webhook", token: None, platform: None },
+                            item_id,
+                            &payload,
+                            at,
+                        )
+                        .await?;
+                    }
+                }
+                Effect::Settled { status, reason } => {
+                    self.audit.push(audit("outcome", None, json!({ "status": status, "reason": reason })));
+                }
+                Effect::Audit { what, node } => {
+                    self.audit.push(audit("engine", None, json!({ "what": what, "node": node })));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn recipients(&self, user: &str) -> Vec<signoff_port::ChatUser> {
+        match self.inner.catalog.directory.user(user) {
+            Some(u) => self.inner.chat.recipients(u),
+            None => Vec::new(),
+        }
+    }
+
+    /// Outbox rows that close a prompt's message on every platform it was (or is being) sent to.
+    #[allow(clippy::too_many_arguments)]
+    async fn close_rows(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        key: &str,
+        item_id: &str,
+        prompt: u32,
+        to: &str,
+        closing: &signoff_port::PromptClosing,
+        fresh: &HashMap<u32, String>,
+        at: Timestamp,
+    ) -> Result<(), sqlx::Error> {
+        let token = match fresh.get(&prompt) {
+            Some(t) => t.clone(),
+            None => {
+                let row = sqlx::query("SELECT token FROM prompts WHERE item_id = $1 AND prompt_id = $2")
+                    .bind(item_id.to_owned())
+                    .bind(i64::from(prompt))
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                match row {
+                    Some(r) => r.try_get("token")?,
+                    None => return Ok(()),
+                }
+            }
+        };
+        for r in self.recipients(to) {
+            let platform = r.platform.as_str();
+            let payload = json!({ "token": token, "platform": r.platform, "closing": closing });
+            let row = OutboxRow { kind: "prompt.close", token: Some(&token), platform: Some(platform) };
+            outbox(tx, &format!("{key}:{platform}"), row, item_id, &payload, at).await?;
+        }
+        Ok(())
+    }
+}
+
+fn decide_event(prompt: i64, by: &str, decision: &engine::Decision, channel: &str, at: Timestamp) -> Event {
+    Event::Decide {
+        prompt: u32::try_from(prompt).unwrap_or(u32::MAX),
+        by: by.to_owned(),
+        decision: decision.clone(),
+        channel: channel.to_owned(),
+        at,
+    }
+}
+
+async fn insert_item(tx: &mut Transaction<'static, Any>, item: &Item, at: Timestamp) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO items (id, request_id, beneficiary, resource, role, status, state, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(item.spec.item.clone())
+    .bind(item.spec.request.clone())
+    .bind(item.spec.beneficiary.clone())
+    .bind(item.spec.resource.clone())
+    .bind(item.spec.role.clone())
+    .bind(item.status.as_str())
+    .bind(serde_json::to_string(item).unwrap_or_default())
+    .bind(0_i64)
+    .bind(ms(at))
+    .bind(ms(at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn set_prompt_state(
+    tx: &mut Transaction<'static, Any>,
+    item_id: &str,
+    prompt: u32,
+    state: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE prompts SET state = $1 WHERE item_id = $2 AND prompt_id = $3")
+        .bind(state.to_owned())
+        .bind(item_id.to_owned())
+        .bind(i64::from(prompt))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// What an outbox row is, besides its payload.
+struct OutboxRow<'a> {
+    kind: &'a str,
+    /// The prompt token, for prompt rows.
+    token: Option<&'a str>,
+    /// The chat platform, for chat rows.
+    platform: Option<&'a str>,
+}
+
+/// Writes one outbox row; a row with the same key already there is left alone (idempotent).
+async fn outbox(
+    tx: &mut Transaction<'static, Any>,
+    key: &str,
+    row: OutboxRow<'_>,
+    item_id: &str,
+    payload: &serde_json::Value,
+    at: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO outbox (key, kind, item_id, token, platform, payload, due_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO NOTHING",
+    )
+    .bind(key.to_owned())
+    .bind(row.kind.to_owned())
+    .bind(item_id.to_owned())
+    .bind(row.token.map(str::to_owned))
+    .bind(row.platform.map(str::to_owned))
+    .bind(payload.to_string())
+    .bind(ms(at))
+    .bind(ms(at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// An unguessable prompt token (128 random bits, hex): chat buttons carry it instead of any id.
+fn new_token() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}

@@ -1,0 +1,360 @@
+//! The dispatcher: delivers outbox rows at least once.
+//!
+//! Rows are claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas never claim the same
+//! row), delivered concurrently, then marked done or rescheduled with exponential backoff, honouring a
+//! platform's `Retry-After`. A replica that dies mid-delivery loses nothing: its lease expires and the row
+//! is claimed again. Receivers see each row's idempotency key (the webhook's `X-Signoff-Delivery`), so a
+//! delivery repeated after such a crash is recognisable.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use signoff_port::{ChatError, ChatUser, MessageRef, Notification, Platform, PromptClosing, PromptMessage};
+use sqlx::Row;
+use tokio::task::JoinSet;
+
+use super::{Inner, Job, Work};
+use crate::audit::Entry;
+use crate::store::ms;
+use crate::webhook::DeliveryError;
+
+/// A claimed row.
+#[derive(Debug, Clone)]
+struct Claimed {
+    id: i64,
+    key: String,
+    kind: String,
+    item_id: Option<String>,
+    payload: Value,
+    attempts: i64,
+    created_at: i64,
+}
+
+/// How a delivery went.
+enum Outcome {
+    /// Done; `note` goes in the row.
+    Done(String),
+    /// Try again after this long; `error` says why (not a failure when `count` is false).
+    Retry { after: Duration, error: String, count: bool },
+    /// Give up; the row is closed with this error.
+    Failed(String),
+}
+
+pub(super) async fn run(inner: Arc<Inner>) {
+    let mut stopping = inner.stopping.subscribe();
+    let mut inflight: JoinSet<()> = JoinSet::new();
+    loop {
+        if *stopping.borrow() {
+            break;
+        }
+        let room = inner.tuning.concurrency.saturating_sub(inflight.len());
+        let claimed = if room > 0 { claim(&inner, room).await } else { Ok(Vec::new()) };
+        match claimed {
+            Ok(rows) if !rows.is_empty() => {
+                for row in rows {
+                    let inner = inner.clone();
+                    inflight.spawn(async move { deliver(&inner, row).await });
+                }
+                // Reap finished deliveries without waiting, then look for more work.
+                while inflight.try_join_next().is_some() {}
+                if inflight.len() >= inner.tuning.concurrency {
+                    inflight.join_next().await;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "claiming outbox rows failed; retrying"),
+        }
+        let idle = next_due_in(&inner).await.unwrap_or(inner.tuning.idle).min(inner.tuning.idle);
+        tokio::select! {
+            _ = inner.wake_dispatch.notified() => {}
+            _ = tokio::time::sleep(idle) => {}
+            Some(_) = inflight.join_next(), if !inflight.is_empty() => {}
+            _ = super::stopped(&mut stopping) => {}
+        }
+    }
+    // Let deliveries in flight finish (bounded by their own timeouts) so nothing is sent twice needlessly.
+    while inflight.join_next().await.is_some() {}
+}
+
+/// How long until the earliest pending row is due (zero if one is due now).
+async fn next_due_in(inner: &Inner) -> Option<Duration> {
+    let due: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM outbox WHERE done_at IS NULL")
+        .fetch_one(inner.store.reader())
+        .await
+        .ok()
+        .flatten();
+    let now = ms(crate::time::now());
+    due.map(|d| Duration::from_millis(u64::try_from(d - now).unwrap_or(0)))
+}
+
+/// Claims up to `limit` due rows for this process.
+async fn claim(inner: &Inner, limit: usize) -> Result<Vec<Claimed>, sqlx::Error> {
+    let now = ms(crate::time::now());
+    let until = now + i64::try_from(inner.tuning.lease.as_millis()).unwrap_or(60_000);
+    let sql = format!(
+        "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM outbox WHERE done_at IS NULL AND due_at <= $3 \
+                      AND (lease_until IS NULL OR lease_until < $3) ORDER BY due_at, id LIMIT $4{}) \
+         RETURNING id, key, kind, item_id, payload, attempts, created_at",
+        inner.store.skip_locked()
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(inner.owner.clone())
+        .bind(until)
+        .bind(now)
+        .bind(i64::try_from(limit).unwrap_or(64))
+        .fetch_all(inner.store.writer())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let payload: String = r.try_get("payload")?;
+            Ok(Claimed {
+                id: r.try_get("id")?,
+                key: r.try_get("key")?,
+                kind: r.try_get("kind")?,
+                item_id: r.try_get("item_id")?,
+                payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+                attempts: r.try_get("attempts")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+async fn deliver(inner: &Inner, row: Claimed) {
+    let started = Instant::now();
+    let outcome = match row.kind.as_str() {
+        "prompt.send" => send_prompt(inner, &row).await,
+        "prompt.close" => close_prompt(inner, &row).await,
+        "notify" => notify(inner, &row).await,
+        "webhook" => webhook(inner, &row).await,
+        other => Outcome::Failed(format!("unknown outbox kind `{other}`")),
+    };
+    metrics::histogram!("signoff_dispatch_seconds", "kind" => row.kind.clone()).record(started.elapsed().as_secs_f64());
+    if let Err(e) = finish(inner, &row, outcome).await {
+        // The lease will expire and the row be delivered again; receivers dedupe by key.
+        tracing::warn!(error = %e, key = %row.key, "recording a delivery failed");
+    }
+}
+
+fn backoff(inner: &Inner, attempts: i64) -> Duration {
+    let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+    let base = inner.tuning.backoff_base.saturating_mul(2u32.saturating_pow(exp));
+    let capped = base.min(inner.tuning.backoff_max);
+    // Up to 20% jitter, so retries from many rows do not arrive in step.
+    let jitter = capped.mul_f64(rand::random::<f64>() * 0.2);
+    capped + jitter
+}
+
+fn chat_outcome(inner: &Inner, attempts: i64, e: ChatError) -> Outcome {
+    match e {
+        ChatError::RateLimited { retry_after } => Outcome::Retry {
+            after: retry_after.max(Duration::from_millis(50)),
+            error: "rate limited".to_owned(),
+            count: true,
+        },
+        ChatError::Transient(why) => Outcome::Retry { after: backoff(inner, attempts), error: why, count: true },
+        ChatError::Permanent(why) => Outcome::Failed(why),
+    }
+}
+
+async fn send_prompt(inner: &Inner, row: &Claimed) -> Outcome {
+    let (Ok(to), Ok(message)) = (
+        serde_json::from_value::<ChatUser>(row.payload["to"].clone()),
+        serde_json::from_value::<PromptMessage>(row.payload["message"].clone()),
+    ) else {
+        return Outcome::Failed("malformed prompt row".to_owned());
+    };
+    let Some(adapter) = inner.chat.adapter(to.platform) else {
+        return Outcome::Failed(format!("{} is not configured", to.platform.as_str()));
+    };
+    match adapter.send_prompt(&to, &message).await {
+        Ok(m) => {
+            let saved = sqlx::query(
+                "INSERT INTO prompt_messages (token, platform, channel, message) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (token, platform) DO UPDATE SET channel = excluded.channel, message = excluded.message",
+            )
+            .bind(message.token.clone())
+            .bind(m.platform.as_str())
+            .bind(m.channel.clone())
+            .bind(m.message.clone())
+            .execute(inner.store.writer())
+            .await;
+            match saved {
+                Ok(_) => Outcome::Done(format!("sent as {}", m.message)),
+                // Sent but not recorded: retrying would send a second copy; record the failure instead.
+                Err(e) => Outcome::Failed(format!("sent, but its message reference was not saved: {e}")),
+            }
+        }
+        Err(e) => chat_outcome(inner, row.attempts, e),
+    }
+}
+
+async fn close_prompt(inner: &Inner, row: &Claimed) -> Outcome {
+    let (Some(token), Ok(platform), Ok(closing)) = (
+        row.payload["token"].as_str(),
+        serde_json::from_value::<Platform>(row.payload["platform"].clone()),
+        serde_json::from_value::<PromptClosing>(row.payload["closing"].clone()),
+    ) else {
+        return Outcome::Failed("malformed close row".to_owned());
+    };
+    let found = sqlx::query("SELECT channel, message FROM prompt_messages WHERE token = $1 AND platform = $2")
+        .bind(token.to_owned())
+        .bind(platform.as_str())
+        .fetch_optional(inner.store.reader())
+        .await;
+    let found = match found {
+        Ok(f) => f,
+        Err(e) => return Outcome::Retry { after: backoff(inner, row.attempts), error: e.to_string(), count: true },
+    };
+    if let Some(m) = found {
+        let msg = MessageRef {
+            platform,
+            channel: m.try_get("channel").unwrap_or_default(),
+            message: m.try_get("message").unwrap_or_default(),
+        };
+        let Some(adapter) = inner.chat.adapter(platform) else {
+            return Outcome::Failed(format!("{} is not configured", platform.as_str()));
+        };
+        return match adapter.close_prompt(&msg, &closing).await {
+            Ok(()) => Outcome::Done("closed".to_owned()),
+            Err(e) => chat_outcome(inner, row.attempts, e),
+        };
+    }
+    // Not sent (yet). If its send is still waiting and nobody holds it, it is no longer worth sending.
+    let now = ms(crate::time::now());
+    let superseded = sqlx::query(
+        "UPDATE outbox SET done_at = $1, outcome = 'superseded: closed before it was sent' \
+         WHERE kind = 'prompt.send' AND token = $2 AND platform = $3 AND done_at IS NULL \
+         AND (lease_until IS NULL OR lease_until < $1)",
+    )
+    .bind(now)
+    .bind(token.to_owned())
+    .bind(platform.as_str())
+    .execute(inner.store.writer())
+    .await;
+    let in_flight: Result<i64, _> = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE kind = 'prompt.send' AND token = $1 AND platform = $2 AND done_at IS NULL",
+    )
+    .bind(token.to_owned())
+    .bind(platform.as_str())
+    .fetch_one(inner.store.writer())
+    .await;
+    match (superseded, in_flight) {
+        (Ok(_), Ok(0)) => Outcome::Done("nothing to close: never sent".to_owned()),
+        // The send is in flight: close it once it lands. Waiting is not a failed attempt.
+        _ => Outcome::Retry {
+            after: Duration::from_millis(200),
+            error: "waiting for the prompt to be sent".to_owned(),
+            count: false,
+        },
+    }
+}
+
+async fn notify(inner: &Inner, row: &Claimed) -> Outcome {
+    let (Ok(to), Ok(n)) = (
+        serde_json::from_value::<ChatUser>(row.payload["to"].clone()),
+        serde_json::from_value::<Notification>(row.payload["notification"].clone()),
+    ) else {
+        return Outcome::Failed("malformed notify row".to_owned());
+    };
+    let Some(adapter) = inner.chat.adapter(to.platform) else {
+        return Outcome::Failed(format!("{} is not configured", to.platform.as_str()));
+    };
+    match adapter.notify(&to, &n).await {
+        Ok(()) => Outcome::Done("sent".to_owned()),
+        Err(e) => chat_outcome(inner, row.attempts, e),
+    }
+}
+
+async fn webhook(inner: &Inner, row: &Claimed) -> Outcome {
+    let Some(hook) = &inner.webhook else {
+        return Outcome::Failed("no webhook is configured".to_owned());
+    };
+    let Some(body) = row.payload["body"].as_str() else {
+        return Outcome::Failed("malformed webhook row".to_owned());
+    };
+    let result = hook.deliver(&row.key, body, crate::time::now().as_second()).await;
+    let (outcome, status) = match &result {
+        Ok(status) => (Outcome::Done(format!("{status}")), json!(status)),
+        // Retried until a 2xx, as the contract says; the receiver's Retry-After wins over our backoff.
+        Err(DeliveryError::Status { status, retry_after }) => (
+            Outcome::Retry {
+                after: retry_after.unwrap_or_else(|| backoff(inner, row.attempts)),
+                error: format!("HTTP {status}"),
+                count: true,
+            },
+            json!(status),
+        ),
+        Err(DeliveryError::Transport(why)) => {
+            (Outcome::Retry { after: backoff(inner, row.attempts), error: why.clone(), count: true }, Value::Null)
+        }
+    };
+    let event: Option<String> =
+        serde_json::from_str::<Value>(body).ok().and_then(|b| b["event"].as_str().map(str::to_owned));
+    let request: Option<String> =
+        serde_json::from_str::<Value>(body).ok().and_then(|b| b["request"].as_str().map(str::to_owned));
+    // Every delivery attempt and its result goes into the audit trail.
+    let entry = Entry {
+        at: crate::time::now(),
+        request_id: request,
+        item_id: row.item_id.clone(),
+        kind: "webhook.delivery".to_owned(),
+        actor: None,
+        detail: json!({
+            "delivery": row.key, "event": event, "attempt": row.attempts, "status": status,
+            "error": result.as_ref().err().map(ToString::to_string),
+        }),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if inner.jobs.send(Job { work: Work::Audit(vec![entry]), reply: Some(tx) }).await.is_ok() {
+        let _ = rx.await;
+    }
+    outcome
+}
+
+/// Records how a delivery went, if this process still holds the row's lease.
+async fn finish(inner: &Inner, row: &Claimed, outcome: Outcome) -> Result<(), sqlx::Error> {
+    let now = ms(crate::time::now());
+    match outcome {
+        Outcome::Done(note) => {
+            sqlx::query("UPDATE outbox SET done_at = $1, outcome = $2, lease_owner = NULL, lease_until = NULL WHERE id = $3 AND lease_owner = $4")
+                .bind(now)
+                .bind(note)
+                .bind(row.id)
+                .bind(inner.owner.clone())
+                .execute(inner.store.writer())
+                .await?;
+            let age = (now - row.created_at).max(0) as f64 / 1000.0;
+            metrics::histogram!("signoff_outbox_delivery_age_seconds", "kind" => row.kind.clone()).record(age);
+        }
+        Outcome::Retry { after, error, count } => {
+            let due = now + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
+            let sql = if count {
+                "UPDATE outbox SET due_at = $1, last_error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $3 AND lease_owner = $4"
+            } else {
+                "UPDATE outbox SET due_at = $1, last_error = $2, lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 WHERE id = $3 AND lease_owner = $4"
+            };
+            sqlx::query(sql)
+                .bind(due)
+                .bind(error)
+                .bind(row.id)
+                .bind(inner.owner.clone())
+                .execute(inner.store.writer())
+                .await?;
+        }
+        Outcome::Failed(error) => {
+            tracing::warn!(key = %row.key, kind = %row.kind, %error, "delivery failed for good");
+            sqlx::query("UPDATE outbox SET done_at = $1, outcome = 'failed', last_error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $3 AND lease_owner = $4")
+                .bind(now)
+                .bind(error)
+                .bind(row.id)
+                .bind(inner.owner.clone())
+                .execute(inner.store.writer())
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,400 @@
+//! The durable runtime around the pure engine.
+//!
+//! Every change goes through one path: a [`Job`] is queued to the committer, which applies it with the
+//! engine inside a database transaction that stores the new state and writes the effects as outbox rows,
+//! timer rows, grant rows and audit rows. Jobs that arrive together share one transaction (group commit),
+//! so a burst of decisions costs one fsync, not one each. After the commit, the dispatcher delivers outbox
+//! rows (chat, webhook) at least once, and the timer loop turns due timers into engine events.
+//!
+//! - [`commit`]: the committer and how effects become rows.
+//! - [`dispatch`]: delivering outbox rows, with leases, retries and backoff.
+//! - [`timers`]: firing due timers.
+//! - [`view`]: what the API returns about requests and items.
+
+mod commit;
+mod dispatch;
+mod timers;
+pub mod view;
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+
+use crate::catalog::{Catalog, LookupError};
+use crate::chat::Chat;
+use crate::engine::{self, Decision, GrantEnd, ItemSpec, Refusal};
+use crate::request::RequestSpec;
+use crate::store::Store;
+use crate::time::{Duration, Timestamp};
+use crate::webhook::Webhook;
+
+pub use view::{GrantView, RequestView};
+
+/// Tunables of the background work. The defaults suit production; tests shorten them.
+#[derive(Debug, Clone)]
+pub struct Tuning {
+    /// Most jobs committed in one transaction.
+    pub max_batch: usize,
+    /// How long a claimed outbox row or timer stays claimed before another worker may take it.
+    pub lease: StdDuration,
+    /// Longest idle sleep of the dispatcher and timer loops (they are also woken after each commit).
+    pub idle: StdDuration,
+    /// First retry delay of a failed delivery; doubles per attempt.
+    pub backoff_base: StdDuration,
+    /// Longest retry delay.
+    pub backoff_max: StdDuration,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            max_batch: 256,
+            lease: StdDuration::from_secs(60),
+            idle: StdDuration::from_secs(2),
+            backoff_base: StdDuration::from_secs(1),
+            backoff_max: StdDuration::from_secs(600),
+            concurrency: 32,
+        }
+    }
+}
+
+/// What a caller asked for, before validation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewRequest {
+    /// Who asks (id or email).
+    pub requester: String,
+    /// The resource id.
+    pub resource: String,
+    /// Roles; empty for none.
+    pub roles: Vec<String>,
+    /// People it is for; empty for the requester.
+    pub for_: Vec<String>,
+    /// Why.
+    pub justification: Option<String>,
+    /// For how long.
+    pub duration: Option<Duration>,
+}
+
+/// Why the runtime refused something. Domain refusals are the caller's to fix (4xx); `Store` and
+/// `Unavailable` are ours (5xx).
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// Bad input that names what is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such request.
+    #[error("unknown request `{0}`")]
+    UnknownRequest(String),
+    /// No such grant.
+    #[error("unknown grant `{0}`")]
+    UnknownGrant(String),
+    /// An unknown resource, role or user.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+    /// The person is not asked to decide anything in this request.
+    #[error("{approver} is not an approver of request {request}")]
+    NotAnApprover {
+        /// Who tried.
+        approver: String,
+        /// The request.
+        request: String,
+    },
+    /// No prompt with this token.
+    #[error("unknown or expired prompt")]
+    UnknownPrompt,
+    /// The engine refused the event (not the approver, already settled, duration too long...).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The service is shutting down and takes no new work.
+    #[error("signoff is shutting down")]
+    Unavailable,
+    /// A database failure.
+    #[error("database error: {0}")]
+    Store(#[from] sqlx::Error),
+}
+
+/// One unit of work for the committer.
+pub(crate) struct Job {
+    pub(crate) work: Work,
+    pub(crate) reply: Option<oneshot::Sender<Result<Reply, RuntimeError>>>,
+}
+
+/// What to do.
+pub(crate) enum Work {
+    /// Store a new request whose items the engine already started.
+    Create { request: RequestSpec, started: Vec<(ItemSpec, engine::Started)>, at: Timestamp },
+    /// An approver decides on every prompt they hold in a request (the API's decision route).
+    Decide { request: String, approver: String, decision: Decision, channel: String, at: Timestamp },
+    /// A click on one prompt, by its token (chat).
+    Answer { token: String, by: String, decision: Decision, channel: String, at: Timestamp },
+    /// The requester withdraws the request.
+    Cancel { request: String, by: String, reason: Option<String>, at: Timestamp },
+    /// A grant ends early.
+    EndGrant { grant: String, by: String, how: GrantEnd, at: Timestamp },
+    /// A timer is due.
+    Timer { item: String, timer: u32, at: Timestamp },
+    /// Rows for the audit trail that no state change carries (delivery results, refused callbacks).
+    Audit(Vec<crate::audit::Entry>),
+}
+
+/// What a job produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// The request concerned.
+    Request(String),
+    /// Nothing to report.
+    Done,
+}
+
+/// The runtime. Cheap to clone; every clone drives the same background tasks.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) chat: Chat,
+    pub(crate) webhook: Option<Webhook>,
+    pub(crate) tuning: Tuning,
+    /// This process's name in leases.
+    pub(crate) owner: String,
+    pub(crate) jobs: mpsc::Sender<Job>,
+    /// Woken after each commit, so new outbox rows and timers are handled at once.
+    pub(crate) wake_dispatch: Notify,
+    pub(crate) wake_timers: Notify,
+    /// `true` once shutdown began.
+    pub(crate) stopping: watch::Sender<bool>,
+    tasks: tokio::sync::Mutex<JoinSet<()>>,
+}
+
+/// Resolves once shutdown has begun (the watch guard is dropped before returning, so callers may await
+/// other things afterwards).
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Jobs waiting for the committer before callers are made to wait (back-pressure).
+const QUEUE: usize = 8192;
+
+impl Runtime {
+    /// Starts the committer, dispatcher and timer loop over an open, migrated store.
+    pub fn start(store: Store, catalog: Arc<Catalog>, chat: Chat, webhook: Option<Webhook>, tuning: Tuning) -> Runtime {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let (stopping, _) = watch::channel(false);
+        let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        let inner = Arc::new(Inner {
+            store,
+            catalog,
+            chat,
+            webhook,
+            tuning,
+            owner,
+            jobs: tx,
+            wake_dispatch: Notify::new(),
+            wake_timers: Notify::new(),
+            stopping,
+            tasks: tokio::sync::Mutex::new(JoinSet::new()),
+        });
+        let rt = Runtime { inner: inner.clone() };
+        let mut set = JoinSet::new();
+        set.spawn(commit::run(inner.clone(), rx));
+        set.spawn(dispatch::run(inner.clone()));
+        set.spawn(timers::run(inner.clone()));
+        if let Ok(mut tasks) = inner.tasks.try_lock() {
+            *tasks = set;
+        }
+        rt
+    }
+
+    /// The catalog in use.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// The store in use.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Stops taking work, commits what is queued, lets in-flight deliveries finish, and waits for the
+    /// background tasks. Undelivered outbox rows stay for the next start.
+    pub async fn shutdown(&self) {
+        self.inner.stopping.send_replace(true);
+        self.inner.wake_dispatch.notify_waiters();
+        self.inner.wake_timers.notify_waiters();
+        let mut tasks = self.inner.tasks.lock().await;
+        // The committer ends when every sender is gone; ours is dropped with the last Runtime clone, so
+        // signal it explicitly through `stopping` as well.
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn submit(&self, work: Work) -> Result<Reply, RuntimeError> {
+        if *self.inner.stopping.borrow() {
+            return Err(RuntimeError::Unavailable);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.inner.jobs.send(Job { work, reply: Some(tx) }).await.map_err(|_| RuntimeError::Unavailable)?;
+        rx.await.map_err(|_| RuntimeError::Unavailable)?
+    }
+
+    /// Validates and stores a request; its items start at once. Returns the stored request.
+    pub async fn create(&self, new: NewRequest, now: Timestamp) -> Result<RequestView, RuntimeError> {
+        let cat = &self.inner.catalog;
+        let requester = self.user_id(&new.requester)?;
+        let mut beneficiaries = Vec::with_capacity(new.for_.len());
+        for b in &new.for_ {
+            beneficiaries.push(self.user_id(b)?);
+        }
+        cat.resource(&new.resource)?;
+        if new.duration.is_some_and(|d| d.is_zero()) {
+            return Err(RuntimeError::Invalid("duration must be longer than zero".to_owned()));
+        }
+        let spec = RequestSpec {
+            id: new_request_id(now),
+            requester,
+            resource: new.resource.clone(),
+            roles: new.roles.clone(),
+            beneficiaries,
+            justification: new.justification.clone().filter(|j| !j.trim().is_empty()),
+            duration: new.duration,
+        };
+        let mut started = Vec::new();
+        for item in spec.items() {
+            let s = engine::start(cat, item.clone(), now).map_err(|e| match e {
+                engine::StartError::Lookup(l) => RuntimeError::Lookup(l),
+            })?;
+            started.push((item, s));
+        }
+        let id = spec.id.clone();
+        self.submit(Work::Create { request: spec, started, at: now }).await?;
+        self.request(&id).await?.ok_or(RuntimeError::UnknownRequest(id))
+    }
+
+    /// `approver` decides on every prompt they hold in `request` (the API route).
+    pub async fn decide(
+        &self,
+        request: &str,
+        approver: &str,
+        decision: Decision,
+        channel: &str,
+        now: Timestamp,
+    ) -> Result<RequestView, RuntimeError> {
+        let approver = self.user_id(approver)?;
+        self.submit(Work::Decide {
+            request: request.to_owned(),
+            approver,
+            decision,
+            channel: channel.to_owned(),
+            at: now,
+        })
+        .await?;
+        self.request(request).await?.ok_or_else(|| RuntimeError::UnknownRequest(request.to_owned()))
+    }
+
+    /// A chat click on the prompt with `token`, by directory user `by`. Returns the request id.
+    pub async fn answer(
+        &self,
+        token: &str,
+        by: &str,
+        decision: Decision,
+        channel: &str,
+        now: Timestamp,
+    ) -> Result<String, RuntimeError> {
+        match self
+            .submit(Work::Answer {
+                token: token.to_owned(),
+                by: by.to_owned(),
+                decision,
+                channel: channel.to_owned(),
+                at: now,
+            })
+            .await?
+        {
+            Reply::Request(r) => Ok(r),
+            Reply::Done => Err(RuntimeError::UnknownPrompt),
+        }
+    }
+
+    /// The requester withdraws a request (every item still open).
+    pub async fn cancel(
+        &self,
+        request: &str,
+        by: &str,
+        reason: Option<String>,
+        now: Timestamp,
+    ) -> Result<RequestView, RuntimeError> {
+        let by = self.user_id(by)?;
+        self.submit(Work::Cancel { request: request.to_owned(), by, reason, at: now }).await?;
+        self.request(request).await?.ok_or_else(|| RuntimeError::UnknownRequest(request.to_owned()))
+    }
+
+    /// Ends a grant before its time ("removed after use").
+    pub async fn end_grant(
+        &self,
+        grant: &str,
+        by: &str,
+        how: GrantEnd,
+        now: Timestamp,
+    ) -> Result<GrantView, RuntimeError> {
+        self.submit(Work::EndGrant { grant: grant.to_owned(), by: by.to_owned(), how, at: now }).await?;
+        view::grant(&self.inner.store, grant).await?.ok_or_else(|| RuntimeError::UnknownGrant(grant.to_owned()))
+    }
+
+    /// Appends rows to the audit trail (e.g. a refused callback).
+    pub async fn audit(&self, entries: Vec<crate::audit::Entry>) -> Result<(), RuntimeError> {
+        self.submit(Work::Audit(entries)).await.map(|_| ())
+    }
+
+    /// A stored request.
+    pub async fn request(&self, id: &str) -> Result<Option<RequestView>, RuntimeError> {
+        Ok(view::request(&self.inner.store, &self.inner.catalog, id).await?)
+    }
+
+    /// A page of requests, newest first.
+    pub async fn list(&self, filter: &view::Filter) -> Result<Vec<RequestView>, RuntimeError> {
+        let mut filter = filter.clone();
+        if let Some(a) = &filter.approver {
+            filter.approver = Some(self.user_id(a)?);
+        }
+        if let Some(r) = &filter.requester {
+            filter.requester = Some(self.user_id(r)?);
+        }
+        Ok(view::list(&self.inner.store, &self.inner.catalog, &filter).await?)
+    }
+
+    fn user_id(&self, who: &str) -> Result<String, RuntimeError> {
+        self.inner
+            .catalog
+            .directory
+            .user(who.trim())
+            .map(|u| u.id.clone())
+            .ok_or_else(|| RuntimeError::Lookup(LookupError::UnknownUser(who.to_owned())))
+    }
+}
+
+/// A request id: `req_` and a lower-case ULID, so ids sort by creation time and never collide.
+fn new_request_id(now: Timestamp) -> String {
+    let ms = u64::try_from(now.as_millisecond()).unwrap_or(0);
+    format!("req_{}", ulid::Ulid::from_parts(ms, rand::random::<u128>()).to_string().to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_sort_by_time_and_differ() {
+        let a = new_request_id("2026-11-23T09:00:00Z".parse().unwrap());
+        let b = new_request_id("2026-11-23T09:00:01Z".parse().unwrap());
+        let c = new_request_id("2026-11-23T09:00:01Z".parse().unwrap());
+        assert!(a < b, "{a} {b}");
+        assert_ne!(b, c);
+        assert_eq!(a.len(), 4 + 26);
+    }
+}

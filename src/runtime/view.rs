@@ -1,0 +1,317 @@
+//! What the API returns about requests, items and grants: built from the stored item states, so a view is
+//! exactly what the engine holds.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::catalog::Catalog;
+use crate::engine::{DismissReason, Item, ItemStatus, PromptState, Verdict};
+use crate::store::{Store, from_ms};
+use crate::time::Timestamp;
+
+/// A request and its items.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RequestView {
+    /// The request id.
+    pub id: String,
+    /// Its item's state when it has one item, else a summary (see [`summarize`]).
+    pub state: ItemStatus,
+    /// Who asked.
+    pub requester: String,
+    /// The resource.
+    pub resource: String,
+    /// When.
+    pub created_at: Timestamp,
+    /// One per (person, role).
+    pub items: Vec<ItemView>,
+}
+
+/// One item.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ItemView {
+    /// The item id (also its grant's id).
+    pub id: String,
+    /// The resource.
+    pub resource: String,
+    /// The role, if any.
+    pub role: Option<String>,
+    /// The person the access is for.
+    #[serde(rename = "for")]
+    pub for_: String,
+    /// Where it stands.
+    pub state: ItemStatus,
+    /// The outcome in words, once settled.
+    pub reason: Option<String>,
+    /// The workflow that applies (`null` when written inline).
+    pub workflow: Option<String>,
+    /// Every prompt sent.
+    pub prompts: Vec<PromptView>,
+    /// Every decision taken.
+    pub decisions: Vec<DecisionView>,
+    /// The access given, if approved.
+    pub grant: Option<GrantView>,
+}
+
+/// One prompt.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PromptView {
+    /// Who was asked.
+    pub approver: String,
+    /// `pending`, `answered` or `dismissed`.
+    pub state: &'static str,
+    /// When it was sent.
+    pub sent_at: Timestamp,
+    /// When it was answered or dismissed.
+    pub closed_at: Option<Timestamp>,
+    /// How it closed, in words.
+    pub how: Option<String>,
+}
+
+/// One decision.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DecisionView {
+    /// Who decided.
+    pub approver: String,
+    /// `approve`, `deny` or `escalate`.
+    pub verdict: &'static str,
+    /// For `escalate`: to whom.
+    pub to: Option<String>,
+    /// For `approve`: a shorter duration chosen.
+    pub duration: Option<String>,
+    /// Optional words.
+    pub comment: Option<String>,
+    /// Where: `slack`, `discord`, `api`, `web`.
+    pub channel: String,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// A grant.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct GrantView {
+    /// The grant id (the item id).
+    pub id: String,
+    /// The request.
+    pub request: String,
+    /// Who holds it.
+    pub user: String,
+    /// The resource.
+    pub resource: String,
+    /// The role.
+    pub role: Option<String>,
+    /// When it began.
+    pub granted_at: Timestamp,
+    /// When it ends (`null`: never).
+    pub expires_at: Option<Timestamp>,
+    /// When it ended.
+    pub ended_at: Option<Timestamp>,
+    /// `expired`, `revoked` or `released`.
+    pub end_reason: Option<String>,
+    /// Whether it is in force.
+    pub active: bool,
+}
+
+/// The request's state: its item's when it has one; otherwise still waiting (escalated if any item is) while
+/// any item waits, the common outcome when all agree, and `denied` when outcomes differ (not everything
+/// asked for was granted; each item says what it got).
+pub fn summarize(states: &[ItemStatus]) -> ItemStatus {
+    match states {
+        [] => ItemStatus::Requested,
+        [one] => *one,
+        many => {
+            if many.contains(&ItemStatus::Escalated) {
+                ItemStatus::Escalated
+            } else if many.contains(&ItemStatus::Requested) {
+                ItemStatus::Requested
+            } else if many.iter().all(|s| *s == many[0]) {
+                many[0]
+            } else {
+                ItemStatus::Denied
+            }
+        }
+    }
+}
+
+fn item_view(cat: &Catalog, item: &Item, grant: Option<GrantView>) -> ItemView {
+    let prompts = item
+        .prompts
+        .iter()
+        .map(|p| {
+            let (state, closed_at, how) = match &p.state {
+                PromptState::Pending => ("pending", None, None),
+                PromptState::Answered { verdict, at } => ("answered", Some(*at), Some(verdict.past_tense().to_owned())),
+                PromptState::Dismissed { reason, at } => ("dismissed", Some(*at), Some(dismissal(cat, reason))),
+            };
+            PromptView { approver: p.approver.clone(), state, sent_at: p.sent_at, closed_at, how }
+        })
+        .collect();
+    let decisions = item
+        .decisions
+        .iter()
+        .map(|d| {
+            let (verdict, to, duration) = match &d.verdict {
+                Verdict::Approve { duration } => ("approve", None, duration.map(|x| x.to_string())),
+                Verdict::Deny => ("deny", None, None),
+                Verdict::Escalate { to } => ("escalate", Some(to.clone()), None),
+            };
+            DecisionView {
+                approver: d.by.clone(),
+                verdict,
+                to,
+                duration,
+                comment: d.comment.clone(),
+                channel: d.channel.clone(),
+                at: d.at,
+            }
+        })
+        .collect();
+    ItemView {
+        id: item.spec.item.clone(),
+        resource: item.spec.resource.clone(),
+        role: item.spec.role.clone(),
+        for_: item.spec.beneficiary.clone(),
+        state: item.status,
+        reason: item.outcome.as_ref().map(|o| o.reason.clone()),
+        workflow: item.workflow.clone(),
+        prompts,
+        decisions,
+        grant,
+    }
+}
+
+fn dismissal(cat: &Catalog, reason: &DismissReason) -> String {
+    let name = |id: &str| cat.directory.name_of(id).to_owned();
+    match reason {
+        DismissReason::Settled { outcome, by } => match by {
+            Some(b) => format!("step {} by {}", format!("{outcome:?}").to_lowercase(), name(b)),
+            None => format!("step {}", format!("{outcome:?}").to_lowercase()),
+        },
+        DismissReason::ItemSettled { outcome, by } => match by {
+            Some(b) => format!("request {outcome} by {}", name(b)),
+            None => format!("request {outcome}"),
+        },
+        DismissReason::Escalated { to: Some(t), after } => format!("escalated to {} after {after}", name(t)),
+        DismissReason::Escalated { to: None, after } => format!("timed out after {after}"),
+        DismissReason::TimedOut { after } => format!("timed out after {after}"),
+        DismissReason::Cancelled { by } => format!("cancelled by {}", name(by)),
+    }
+}
+
+fn decode_grant(r: &sqlx::any::AnyRow) -> Result<GrantView, sqlx::Error> {
+    let ended_at: Option<i64> = r.try_get("ended_at")?;
+    Ok(GrantView {
+        id: r.try_get("id")?,
+        request: r.try_get("request_id")?,
+        user: r.try_get("user_id")?,
+        resource: r.try_get("resource")?,
+        role: r.try_get("role")?,
+        granted_at: from_ms(r.try_get("granted_at")?),
+        expires_at: r.try_get::<Option<i64>, _>("expires_at")?.map(from_ms),
+        ended_at: ended_at.map(from_ms),
+        end_reason: r.try_get("end_reason")?,
+        active: ended_at.is_none(),
+    })
+}
+
+/// A grant by id.
+pub async fn grant(store: &Store, id: &str) -> Result<Option<GrantView>, sqlx::Error> {
+    let row =
+        sqlx::query("SELECT * FROM grants WHERE id = $1").bind(id.to_owned()).fetch_optional(store.reader()).await?;
+    row.as_ref().map(decode_grant).transpose()
+}
+
+/// A request by id.
+pub async fn request(store: &Store, cat: &Catalog, id: &str) -> Result<Option<RequestView>, sqlx::Error> {
+    let Some(req) = sqlx::query("SELECT id, requester, resource, created_at FROM requests WHERE id = $1")
+        .bind(id.to_owned())
+        .fetch_optional(store.reader())
+        .await?
+    else {
+        return Ok(None);
+    };
+    let items = sqlx::query("SELECT state FROM items WHERE request_id = $1 ORDER BY created_at, id")
+        .bind(id.to_owned())
+        .fetch_all(store.reader())
+        .await?;
+    let grants =
+        sqlx::query("SELECT * FROM grants WHERE request_id = $1").bind(id.to_owned()).fetch_all(store.reader()).await?;
+    let grants: Vec<GrantView> = grants.iter().map(decode_grant).collect::<Result<_, _>>()?;
+    let mut views = Vec::with_capacity(items.len());
+    for row in &items {
+        let state: String = row.try_get("state")?;
+        let item: Item = serde_json::from_str(&state)
+            .map_err(|e| sqlx::Error::Decode(format!("stored item state of request {id}: {e}").into()))?;
+        let grant = grants.iter().find(|g| g.id == item.spec.item).cloned();
+        views.push(item_view(cat, &item, grant));
+    }
+    // Items are numbered in creation order; keep that order (`req-2` before `req-10`).
+    views.sort_by_key(|v| v.id.rsplit('-').next().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0));
+    let states: Vec<ItemStatus> = views.iter().map(|v| v.state).collect();
+    Ok(Some(RequestView {
+        id: req.try_get("id")?,
+        state: summarize(&states),
+        requester: req.try_get("requester")?,
+        resource: req.try_get("resource")?,
+        created_at: from_ms(req.try_get("created_at")?),
+        items: views,
+    }))
+}
+
+/// Which requests to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Asked by this user.
+    pub requester: Option<String>,
+    /// With a prompt to this user.
+    pub approver: Option<String>,
+    /// With an item in this state.
+    pub state: Option<ItemStatus>,
+    /// Only requests created before this request id (the previous page's last id).
+    pub before: Option<String>,
+    /// At most this many (1..=200).
+    pub limit: u32,
+}
+
+/// The largest page.
+pub const MAX_PAGE: u32 = 200;
+
+/// A page of requests matching `filter`, newest first.
+pub async fn list(store: &Store, cat: &Catalog, filter: &Filter) -> Result<Vec<RequestView>, sqlx::Error> {
+    let mut sql = String::from("SELECT r.id FROM requests r WHERE 1 = 1");
+    let mut args: Vec<String> = Vec::new();
+    let arg = |v: String, args: &mut Vec<String>| {
+        args.push(v);
+        format!("${}", args.len())
+    };
+    if let Some(r) = &filter.requester {
+        let p = arg(r.clone(), &mut args);
+        sql.push_str(&format!(" AND r.requester = {p}"));
+    }
+    if let Some(a) = &filter.approver {
+        let p = arg(a.clone(), &mut args);
+        sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM prompts p WHERE p.request_id = r.id AND p.approver = {p})"));
+    }
+    if let Some(s) = &filter.state {
+        let p = arg(s.as_str().to_owned(), &mut args);
+        sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM items i WHERE i.request_id = r.id AND i.status = {p})"));
+    }
+    if let Some(b) = &filter.before {
+        let p = arg(b.clone(), &mut args);
+        sql.push_str(&format!(" AND r.id < {p}"));
+    }
+    let limit = filter.limit.clamp(1, MAX_PAGE);
+    sql.push_str(&format!(" ORDER BY r.id DESC LIMIT {limit}"));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for a in args {
+        q = q.bind(a);
+    }
+    let ids = q.fetch_all(store.reader()).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for row in &ids {
+        let id: String = row.try_get("id")?;
+        if let Some(v) = request(store, cat, &id).await? {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
