@@ -1,6 +1,7 @@
 //! `signoff simulate`: shows the plan for a request (who is asked at each step, what built-ins expand to,
 //! where fallbacks and self-approval rules apply) without sending anything.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use super::{ConfigArg, load_catalog};

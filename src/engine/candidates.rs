@@ -17,17 +17,30 @@ pub struct Candidates {
 }
 
 /// The people `kind` names for this item. Does not filter by availability or self-approval.
-pub fn named(cat: &Catalog, spec: &ItemSpec, kind: &ExprKind) -> Candidates {
+pub fn named(cat: &Catalog, spec: &ItemSpec, kind: &ExprKind, now: Timestamp) -> Candidates {
     let dir = &cat.directory;
     let resource = dir.resource(&spec.resource);
     let subject = |of: ManagerOf| match of {
         ManagerOf::Beneficiary => spec.beneficiary.as_str(),
-        ManagerOf::Requester => spec.requester.as_str(),
+        ManagerOf::Requester | ManagerOf::RequesterChain => spec.requester.as_str(),
     };
     let mut why_none = None;
     let mut people: Vec<UserId> = match kind {
         ExprKind::UserConstant { user } => vec![user.clone()],
         ExprKind::UserList { users, .. } => users.clone(),
+        ExprKind::Manager { of: ManagerOf::RequesterChain } => {
+            let found = dir
+                .manager_chain(&spec.requester)
+                .find(|m| m.is_available(now) && m.id != spec.requester && m.id != spec.beneficiary)
+                .map(|m| m.id.clone());
+            match found {
+                Some(m) => vec![m],
+                None => {
+                    why_none = Some(format!("nobody above {} can be asked now", dir.name_of(&spec.requester)));
+                    vec![]
+                }
+            }
+        }
         ExprKind::Manager { of } => match dir.user(subject(*of)).and_then(|u| u.manager.clone()) {
             Some(m) => vec![m],
             None => {
@@ -196,7 +209,7 @@ pub fn label(cat: &Catalog, spec: &ItemSpec, kind: &ExprKind) -> String {
     let rname = resource.map_or(spec.resource.as_str(), |r| r.name.as_str());
     let of = |o: &ManagerOf| match o {
         ManagerOf::Beneficiary => dir.name_of(&spec.beneficiary),
-        ManagerOf::Requester => dir.name_of(&spec.requester),
+        ManagerOf::Requester | ManagerOf::RequesterChain => dir.name_of(&spec.requester),
     };
     let gname = || resource.and_then(|r| dir.group_of(r)).map_or_else(|| rname.to_owned(), |g| g.name.clone());
     match kind {

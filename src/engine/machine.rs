@@ -349,7 +349,7 @@ impl<'a> Machine<'a> {
     fn activate_leaf(&mut self, expr: Expr, parent: Option<NodeId>, inh: Inherited, label: String) -> NodeId {
         let spec = self.item.spec.clone();
         let required = candidates::required(&expr.kind);
-        let found = candidates::named(self.cat, &spec, &expr.kind);
+        let found = candidates::named(self.cat, &spec, &expr.kind, self.now);
         let self_rule = expr.options.self_approval.unwrap_or(inh.self_approval);
         let mut notes = Vec::new();
         let mut asked: Vec<UserId> = Vec::new();
@@ -401,8 +401,8 @@ impl<'a> Machine<'a> {
             let fallback = match expr.options.fallback.clone().or_else(|| inh.fallback.clone()) {
                 Some(f) => Some(f),
                 None if inh.fallback_for.is_some() => None,
-                // The default fallback: the requester's manager.
-                None => Some(Fallback::Expr(Box::new(Expr::new(ExprKind::Manager { of: ManagerOf::Requester })))),
+                // The default fallback: the requester's manager, or the nearest one above who can be asked.
+                None => Some(Fallback::Expr(Box::new(Expr::new(ExprKind::Manager { of: ManagerOf::RequesterChain })))),
             };
             let expr_timeout = expr.options.timeout;
             match fallback {

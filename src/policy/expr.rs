@@ -73,8 +73,11 @@ pub enum ManagerOf {
     /// The person the access is for (the seed's "user's direct manager").
     #[default]
     Beneficiary,
-    /// The person who asked (the default fallback).
+    /// The person who asked.
     Requester,
+    /// The nearest manager up the requester's chain who can be asked now: the default fallback, so an
+    /// out-of-office manager does not leave a request with nobody to ask.
+    RequesterChain,
 }
 
 impl ManagerOf {

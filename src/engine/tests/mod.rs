@@ -55,6 +55,7 @@ users:
   - { id: away@company.com, name: Al Away, manager: vp3@company.com, out_of_office_until: 2099-01-01T00:00:00Z }
   - { id: gone@company.com, name: Gil Gone, manager: vp3@company.com, active: false }
   - { id: orphan@company.com, name: Orla Orphan }
+  - { id: under-away@company.com, name: Uma Under, manager: away@company.com }
 groups:
   - id: it-security
     external_id: 00gq0p1j6jGsb0ZCO2p8

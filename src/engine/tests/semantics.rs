@@ -308,6 +308,19 @@ fn with_no_available_approver_the_default_fallback_is_the_requesters_manager_who
 }
 
 #[test]
+fn the_default_fallback_skips_an_unavailable_manager_and_asks_the_next_one_up() {
+    // Uma's manager (Al) is out of office: the ask goes to Al's manager.
+    let r = Run::start(
+        catalog("user_constant_expression: { user: gone@company.com }", ""),
+        "under-away@company.com",
+        "under-away@company.com",
+        "app",
+        None,
+    );
+    assert_eq!(r.pending(), people(&["vp3@company.com"]));
+}
+
+#[test]
 fn fallback_none_denies_with_no_approver_available_and_tells_requester_and_admins() {
     let r = run("user_constant_expression: { user: away@company.com, fallback: none }");
     assert_eq!(r.status(), ItemStatus::Denied);
