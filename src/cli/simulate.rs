@@ -76,22 +76,27 @@ pub(super) fn run(args: &Args) -> ExitCode {
             }
         }
     }
-    if args.json {
+    let text = if args.json {
         let value = if views.len() == 1 { serde_json::to_value(&views[0]) } else { serde_json::to_value(&views) };
         match value.and_then(|v| serde_json::to_string_pretty(&v)) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => s + "\n",
             Err(e) => {
                 eprintln!("error: cannot write JSON: {e}");
                 return ExitCode::from(1);
             }
         }
     } else {
-        for (i, v) in views.iter().enumerate() {
-            if i > 0 {
-                println!("\n{}\n", "-".repeat(72));
-            }
-            print!("{}", v.to_text());
+        let separator = format!("\n{}\n\n", "-".repeat(72));
+        views.iter().map(PlanView::to_text).collect::<Vec<_>>().join(&separator)
+    };
+    // A closed pipe (`signoff simulate ... | head`) is not an error worth a panic.
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the plan: {e}");
+            ExitCode::from(1)
         }
     }
-    ExitCode::SUCCESS
 }
