@@ -1,0 +1,573 @@
+//! The Web API side: [`SlackAdapter`] implements the core's [`ChatAdapter`] through slack-morphism's client.
+//!
+//! - **Prompts and notifications are DMs**: `conversations.open` (once per person; the `D...` channel is cached)
+//!   then `chat.postMessage` with the blocks of [`blocks`]. A recipient whose id is
+//!   `email:<address>` is first found with `users.lookupByEmail` (cached).
+//! - **Closing** is `chat.update` on the prompt's channel and ts with the closing blocks, which have no buttons.
+//! - **Errors** become [`ChatError`]s for the core's outbox, which owns retrying: HTTP 429 or `ratelimited` is
+//!   [`ChatError::RateLimited`] with Slack's `Retry-After`; 5xx, timeouts and network failures are
+//!   [`ChatError::Transient`], and so are Slack's `internal_error`, `fatal_error`, `service_unavailable` and
+//!   `request_timeout`; every other error code (`invalid_auth`, `not_authed`, `account_inactive`,
+//!   `token_revoked`, `missing_scope`, `channel_not_found`, `user_not_found`, `users_not_found`,
+//!   `invalid_blocks`, ...) says the request itself is wrong and is [`ChatError::Permanent`]. An unknown code is
+//!   permanent too: retrying a request Slack refused for a reason we do not know would only repeat it.
+//!   slack-morphism's own rate control is left off,
+//!   so it never sleeps or retries behind the outbox's back. Error texts name the method and Slack's code or the
+//!   HTTP status; they never carry the token or a response body.
+//! - **Pacing**: a fan-out of a thousand prompts is a thousand outbox deliveries at once. A pacer lets at most
+//!   [`SlackSettings::max_in_flight`] calls run at a time, starts them at least
+//!   [`SlackSettings::min_interval`] apart, and when Slack answers 429 with `Retry-After: n`, holds *every*
+//!   paced call for `n` seconds, not only the one that was refused: Slack limits per method and workspace, and
+//!   pausing everything is the simple, safe reading of "slow down". The refused call itself returns
+//!   `RateLimited` and the outbox retries it, so no prompt is lost. Calls made while a person waits on a click
+//!   (`views.open`, `users.info`, `response_url` replies) skip the pacer: a `trigger_id` dies after 3 seconds and
+//!   must not queue behind a fan-out.
+//!
+//! Delivery is at least once (the outbox may resend after a crash), and `chat.postMessage` has no idempotency
+//! key, so a resend can post a second copy of a prompt; both carry the same token, and closing by the stored
+//! `MessageRef` updates the copy the core knows about. `chat.update` is idempotent.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use signoff_port::{
+    BoxFuture, ChatAdapter, ChatError, ChatUser, MessageRef, Notification, Platform, PromptClosing, PromptMessage,
+};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
+use tokio::time::Instant;
+
+use crate::blocks;
+
+/// Slack's Web API.
+pub const DEFAULT_API_URL: &str = "https://slack.com/api";
+/// The prefix of a [`ChatUser::id`] that is an email to look up (`email:kim@example.com`), for people the
+/// directory knows only by email.
+pub const EMAIL_PREFIX: &str = "email:";
+/// The wait assumed when Slack says "slow down" without a `Retry-After` (slack_sdk assumes the same).
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How to reach Slack's Web API.
+#[derive(Debug, Clone)]
+pub struct SlackSettings {
+    /// The bot token (`xoxb-...`). Sent only in the `Authorization` header; never logged.
+    pub bot_token: SecretString,
+    /// The Web API base URL without a trailing `/`: [`DEFAULT_API_URL`], or a local fake over plain HTTP.
+    pub api_url: String,
+    /// At most this many paced calls at once. Default 4.
+    pub max_in_flight: usize,
+    /// Paced calls start at least this far apart. Default 20 ms, a ceiling of 50 calls per second; Slack's
+    /// 429s, honoured by pausing, are what actually sets the pace.
+    pub min_interval: Duration,
+    /// A call with no answer after this long fails as [`ChatError::Transient`]. Default 10 s.
+    pub request_timeout: Duration,
+}
+
+impl SlackSettings {
+    /// Settings for Slack itself with the default pacing.
+    pub fn new(bot_token: SecretString) -> SlackSettings {
+        SlackSettings {
+            bot_token,
+            api_url: DEFAULT_API_URL.to_owned(),
+            max_in_flight: 4,
+            min_interval: Duration::from_millis(20),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Why the adapter could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The system's root certificates could not be loaded, so HTTPS cannot be trusted.
+    #[error("loading the system's root certificates for HTTPS: {0}")]
+    Tls(#[source] std::io::Error),
+    /// The API URL is not an `http://` or `https://` URL.
+    #[error("the Slack API URL must be an http:// or https:// URL, got {0:?}")]
+    ApiUrl(String),
+}
+
+/// The connector slack-morphism's client runs on: hyper with rustls, speaking HTTPS to Slack or plain HTTP to a
+/// local fake.
+pub(crate) type Connector = SlackClientHyperHttpsConnector;
+
+/// Builds slack-morphism's connector for `api_url`. `SlackClientHyperConnector::new()` would be HTTPS-only, which
+/// rules out a local fake, so the rustls connector is built here with `https_or_http`.
+pub(crate) fn connector(api_url: &str) -> Result<Connector, SetupError> {
+    let parsed = url::Url::parse(api_url).map_err(|_| SetupError::ApiUrl(api_url.to_owned()))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(SetupError::ApiUrl(api_url.to_owned()));
+    }
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(SetupError::Tls)?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url.trim_end_matches('/')))
+}
+
+/// Slack, as the core's [`ChatAdapter`]; see the module documentation for what each call does.
+pub struct SlackAdapter {
+    client: SlackClient<Connector>,
+    token: SlackApiToken,
+    pacer: Pacer,
+    request_timeout: Duration,
+    /// User id → their DM channel with the bot (`D...`).
+    dm_channels: Cache<String>,
+    /// Email, lower-cased → user id.
+    users_by_email: Cache<String>,
+    /// User id → their email, if their profile shows one.
+    emails: Cache<Option<String>>,
+}
+
+impl std::fmt::Debug for SlackAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackAdapter").finish_non_exhaustive()
+    }
+}
+
+impl SlackAdapter {
+    /// An adapter for the workspace of `settings.bot_token`. Makes no call to Slack.
+    pub fn new(settings: SlackSettings) -> Result<SlackAdapter, SetupError> {
+        let client = SlackClient::new(connector(&settings.api_url)?);
+        let token = SlackApiToken::new(SlackApiTokenValue(settings.bot_token.expose_secret().to_owned()))
+            .with_token_type(SlackApiTokenType::Bot);
+        Ok(SlackAdapter {
+            client,
+            token,
+            pacer: Pacer::new(settings.max_in_flight, settings.min_interval),
+            request_timeout: settings.request_timeout,
+            dm_channels: Cache::default(),
+            users_by_email: Cache::default(),
+            emails: Cache::default(),
+        })
+    }
+
+    /// The email on a Slack user's profile (`users.info`, cached; needs the `users:read.email` scope), so the core
+    /// can map a clicker whose directory entry has no `slack_id`. `None` when the profile shows no email.
+    pub async fn email_of(&self, user_id: &str) -> Result<Option<String>, ChatError> {
+        self.emails
+            .get_or_try_init(user_id, || async {
+                let session = self.client.open_session(&self.token);
+                let req = SlackApiUsersInfoRequest::new(SlackUserId(user_id.to_owned()));
+                let resp = self.call("users.info", Lane::Interactive, session.users_info(&req)).await?;
+                Ok(resp.user.profile.and_then(|p| p.email).map(|e| e.0))
+            })
+            .await
+    }
+
+    /// Opens a modal (`views.open`), such as [`blocks::deny_modal`], with the `trigger_id` of a click made less
+    /// than 3 seconds ago.
+    pub async fn open_view(&self, trigger_id: &str, view: &Value) -> Result<(), ChatError> {
+        let mut slack_view: SlackView = serde_json::from_value(view.clone())
+            .map_err(|e| ChatError::Permanent(format!("views.open: not a Block Kit view: {e}")))?;
+        // Send the blocks exactly as built, not as slack-morphism's model would re-serialize them.
+        let blocks = view.get("blocks").and_then(Value::as_array).cloned().unwrap_or_default();
+        match &mut slack_view {
+            SlackView::Modal(m) => m.blocks = slack_blocks(blocks),
+            SlackView::Home(h) => h.blocks = slack_blocks(blocks),
+        }
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiViewsOpenRequest::new(SlackTriggerId(trigger_id.to_owned()), slack_view);
+        self.call("views.open", Lane::Interactive, session.views_open(&req)).await?;
+        Ok(())
+    }
+
+    /// Posts a reply to an interaction's or a command's `response_url` (such as [`blocks::refused_reply`] or
+    /// [`blocks::closed_reply`]). Our token is not sent: the URL is its own credential.
+    pub async fn respond(&self, response_url: &str, reply: &Value) -> Result<(), ChatError> {
+        let url =
+            url::Url::parse(response_url).map_err(|_| ChatError::Permanent("response_url: not a URL".to_owned()))?;
+        let mut req = SlackApiPostWebhookMessageRequest::new(content(reply));
+        req.replace_original = reply.get("replace_original").and_then(Value::as_bool);
+        req.delete_original = reply.get("delete_original").and_then(Value::as_bool);
+        self.call("response_url", Lane::Interactive, self.client.post_webhook_message(&url, &req)).await?;
+        Ok(())
+    }
+
+    async fn send_prompt_to(&self, to: &ChatUser, prompt: &PromptMessage) -> Result<MessageRef, ChatError> {
+        let (text, blocks) = blocks::prompt_message(prompt);
+        self.post_dm(to, &text, blocks).await
+    }
+
+    async fn close(&self, message: &MessageRef, closing: &PromptClosing) -> Result<(), ChatError> {
+        if message.platform != Platform::Slack {
+            return Err(ChatError::Permanent(format!("not a Slack message: {:?}", message.platform)));
+        }
+        let (text, blocks) = blocks::closing_message(closing);
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatUpdateRequest::new(
+            SlackChannelId(message.channel.clone()),
+            SlackMessageContent::new().with_text(text).with_blocks(slack_blocks(blocks)),
+            SlackTs(message.message.clone()),
+        );
+        self.call("chat.update", Lane::Bulk, session.chat_update(&req)).await?;
+        Ok(())
+    }
+
+    async fn post_dm(&self, to: &ChatUser, text: &str, blocks: Vec<Value>) -> Result<MessageRef, ChatError> {
+        if to.platform != Platform::Slack {
+            return Err(ChatError::Permanent(format!("not a Slack user: {:?}", to.platform)));
+        }
+        let user = self.user_id(&to.id).await?;
+        let channel = self.dm_channel(&user).await?;
+        let content = SlackMessageContent::new().with_text(text.to_owned()).with_blocks(slack_blocks(blocks));
+        match self.post(&channel, &content).await {
+            // The cached DM channel is gone (rare: a workspace migration); open it again once.
+            Err(f) if f.code.as_deref() == Some("channel_not_found") => {
+                self.dm_channels.forget(&user);
+                let channel = self.dm_channel(&user).await?;
+                Ok(self.post(&channel, &content).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    async fn post(&self, channel: &str, content: &SlackMessageContent) -> Result<MessageRef, Failure> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatPostMessageRequest::new(SlackChannelId(channel.to_owned()), content.clone());
+        let resp = self.call("chat.postMessage", Lane::Bulk, session.chat_post_message(&req)).await?;
+        Ok(MessageRef { platform: Platform::Slack, channel: resp.channel.0, message: resp.ts.0 })
+    }
+
+    /// The Slack user id for a recipient id: itself, or for `email:<address>`, the user with that email.
+    async fn user_id(&self, id: &str) -> Result<String, ChatError> {
+        let Some(email) = id.strip_prefix(EMAIL_PREFIX) else {
+            return Ok(id.to_owned());
+        };
+        let key = email.trim().to_lowercase();
+        self.users_by_email
+            .get_or_try_init(&key, || async {
+                let session = self.client.open_session(&self.token);
+                let req = SlackApiUsersLookupByEmailRequest::new(EmailAddress(email.trim().to_owned()));
+                let resp = self.call("users.lookupByEmail", Lane::Bulk, session.users_lookup_by_email(&req)).await?;
+                Ok(resp.user.id.0)
+            })
+            .await
+    }
+
+    async fn dm_channel(&self, user: &str) -> Result<String, ChatError> {
+        self.dm_channels
+            .get_or_try_init(user, || async {
+                let session = self.client.open_session(&self.token);
+                let req = SlackApiConversationsOpenRequest::new().with_users(vec![SlackUserId(user.to_owned())]);
+                let resp = self.call("conversations.open", Lane::Bulk, session.conversations_open(&req)).await?;
+                Ok(resp.channel.id.0)
+            })
+            .await
+    }
+
+    /// Runs one Web API call: through the pacer unless interactive, within the timeout, errors mapped; a
+    /// rate-limit answer pauses every paced call.
+    async fn call<T>(
+        &self,
+        method: &'static str,
+        lane: Lane,
+        request: impl Future<Output = Result<T, SlackClientError>>,
+    ) -> Result<T, Failure> {
+        let _permit = match lane {
+            Lane::Bulk => Some(self.pacer.ready().await),
+            Lane::Interactive => None,
+        };
+        let result = match tokio::time::timeout(self.request_timeout, request).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Failure::from_slack(method, e)),
+            Err(_) => Err(Failure {
+                code: None,
+                error: ChatError::Transient(format!("{method}: no answer within {:?}", self.request_timeout)),
+            }),
+        };
+        if let Err(Failure { error: ChatError::RateLimited { retry_after }, .. }) = &result {
+            tracing::warn!(method, ?retry_after, "Slack asked us to slow down; pausing all paced calls");
+            self.pacer.pause_for(*retry_after);
+        }
+        if let Err(f) = &result {
+            tracing::debug!(method, error = %f.error, "Slack call failed");
+        }
+        result
+    }
+}
+
+impl ChatAdapter for SlackAdapter {
+    fn platform(&self) -> Platform {
+        Platform::Slack
+    }
+
+    fn send_prompt<'a>(
+        &'a self,
+        to: &'a ChatUser,
+        prompt: &'a PromptMessage,
+    ) -> BoxFuture<'a, Result<MessageRef, ChatError>> {
+        Box::pin(self.send_prompt_to(to, prompt))
+    }
+
+    fn close_prompt<'a>(
+        &'a self,
+        message: &'a MessageRef,
+        closing: &'a PromptClosing,
+    ) -> BoxFuture<'a, Result<(), ChatError>> {
+        Box::pin(self.close(message, closing))
+    }
+
+    fn notify<'a>(&'a self, to: &'a ChatUser, notification: &'a Notification) -> BoxFuture<'a, Result<(), ChatError>> {
+        Box::pin(async move {
+            let (text, blocks) = blocks::notification_message(notification);
+            self.post_dm(to, &text, blocks).await.map(|_| ())
+        })
+    }
+}
+
+/// Whether a call waits its turn in the [`Pacer`].
+#[derive(Debug, Clone, Copy)]
+enum Lane {
+    /// Outbox deliveries: paced.
+    Bulk,
+    /// A person is waiting on the answer within Slack's 3 seconds: not paced.
+    Interactive,
+}
+
+/// A failed call: the error for the core, and Slack's error code, kept apart so that the adapter can react to a
+/// code (`channel_not_found`) without parsing a message.
+#[derive(Debug)]
+struct Failure {
+    code: Option<String>,
+    error: ChatError,
+}
+
+impl From<Failure> for ChatError {
+    fn from(f: Failure) -> ChatError {
+        f.error
+    }
+}
+
+impl Failure {
+    fn from_slack(method: &str, err: SlackClientError) -> Failure {
+        let (code, error) = match err {
+            SlackClientError::RateLimitError(e) => {
+                (e.code, ChatError::RateLimited { retry_after: e.retry_after.unwrap_or(DEFAULT_RETRY_AFTER) })
+            }
+            SlackClientError::ApiError(e) => {
+                let error = api_error(method, &e.code);
+                (Some(e.code), error)
+            }
+            SlackClientError::HttpError(e) => {
+                let status = e.status_code;
+                let error = if status.as_u16() == 429 {
+                    ChatError::RateLimited { retry_after: DEFAULT_RETRY_AFTER }
+                } else if status.is_server_error() || status.as_u16() == 408 {
+                    ChatError::Transient(format!("{method}: HTTP {status}"))
+                } else {
+                    ChatError::Permanent(format!("{method}: HTTP {status}"))
+                };
+                (None, error)
+            }
+            // The body is not shown: it could hold what we posted.
+            SlackClientError::ProtocolError(e) => {
+                (None, ChatError::Transient(format!("{method}: unexpected answer from Slack: {}", e.json_error)))
+            }
+            SlackClientError::HttpProtocolError(e) => (None, ChatError::Transient(format!("{method}: {e}"))),
+            SlackClientError::SystemError(e) => (None, ChatError::Transient(format!("{method}: {e}"))),
+            SlackClientError::EndOfStream(e) => (None, ChatError::Transient(format!("{method}: {e}"))),
+            SlackClientError::SocketModeProtocolError(e) => (None, ChatError::Transient(format!("{method}: {e}"))),
+        };
+        Failure { code, error }
+    }
+}
+
+/// Slack's `{"ok": false, "error": code}`: a few codes mean "later", the rest mean the request itself is wrong
+/// (a bad token or scope, an unknown user or channel, invalid blocks) and will fail the same way every time.
+fn api_error(method: &str, code: &str) -> ChatError {
+    match code {
+        "ratelimited" | "rate_limited" => ChatError::RateLimited { retry_after: DEFAULT_RETRY_AFTER },
+        "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" | "team_added_to_org" => {
+            ChatError::Transient(format!("{method}: Slack said {code}"))
+        }
+        _ => ChatError::Permanent(format!("{method}: Slack said {code}")),
+    }
+}
+
+/// Our Block Kit JSON, handed to slack-morphism untouched: `SlackBlock::Unknown` serializes its value as is.
+fn slack_blocks(blocks: Vec<Value>) -> Vec<SlackBlock> {
+    blocks.into_iter().map(SlackBlock::Unknown).collect()
+}
+
+/// The `text` and `blocks` of a reply built in [`blocks`].
+pub(crate) fn content(reply: &Value) -> SlackMessageContent {
+    let mut content = SlackMessageContent::new();
+    content.text = reply.get("text").and_then(Value::as_str).map(str::to_owned);
+    content.blocks = reply.get("blocks").and_then(Value::as_array).cloned().map(slack_blocks);
+    content
+}
+
+/// Paces bulk calls: at most `max_in_flight` at once, starts at least `min_interval` apart, and none at all
+/// while a `Retry-After` pause runs.
+struct Pacer {
+    permits: Semaphore,
+    min_interval: Duration,
+    state: Mutex<PacerState>,
+}
+
+struct PacerState {
+    /// The earliest start for the next call.
+    next_start: Instant,
+    /// No paced call starts before this.
+    paused_until: Instant,
+}
+
+impl Pacer {
+    fn new(max_in_flight: usize, min_interval: Duration) -> Pacer {
+        let now = Instant::now();
+        Pacer {
+            permits: Semaphore::new(max_in_flight.max(1)),
+            min_interval,
+            state: Mutex::new(PacerState { next_start: now, paused_until: now }),
+        }
+    }
+
+    /// Waits for a turn; the call runs while the permit is held.
+    async fn ready(&self) -> Option<SemaphorePermit<'_>> {
+        // The semaphore is never closed, so this only fails if that changes; then we run unpaced.
+        let permit = self.permits.acquire().await.ok();
+        loop {
+            let (at, reserved) = {
+                let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                let now = Instant::now();
+                if s.paused_until > now {
+                    (s.paused_until, false)
+                } else {
+                    let slot = s.next_start.max(now);
+                    s.next_start = slot + self.min_interval;
+                    (slot, true)
+                }
+            };
+            tokio::time::sleep_until(at).await;
+            // A pause that began while we waited for our slot holds us too.
+            let paused = self.state.lock().unwrap_or_else(PoisonError::into_inner).paused_until > Instant::now();
+            if reserved && !paused {
+                return permit;
+            }
+        }
+    }
+
+    fn pause_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.paused_until = s.paused_until.max(until);
+    }
+}
+
+/// A per-key cache that runs each lookup once even when many callers ask at the same moment (a fan-out to one
+/// approver opens their DM once). Failed lookups are not cached: the next caller tries again.
+struct Cache<V> {
+    cells: Mutex<HashMap<String, Arc<OnceCell<V>>>>,
+}
+
+impl<V> Default for Cache<V> {
+    fn default() -> Self {
+        Cache { cells: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<V: Clone> Cache<V> {
+    async fn get_or_try_init<F, Fut>(&self, key: &str, init: F) -> Result<V, ChatError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, Failure>>,
+    {
+        let cell = self.cells.lock().unwrap_or_else(PoisonError::into_inner).entry(key.to_owned()).or_default().clone();
+        cell.get_or_try_init(|| async { init().await.map_err(ChatError::from) }).await.cloned()
+    }
+
+    fn forget(&self, key: &str) {
+        self.cells.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn our_blocks_reach_slack_unchanged() {
+        let block = json!({"type": "section", "block_id": "b", "text": {"type": "mrkdwn", "text": "*hi*"}, "future_field": [1, 2]});
+        let content =
+            SlackMessageContent::new().with_text("t".to_owned()).with_blocks(slack_blocks(vec![block.clone()]));
+        let sent = serde_json::to_value(SlackApiChatPostMessageRequest::new(SlackChannelId("D1".to_owned()), content))
+            .unwrap();
+        assert_eq!(sent, json!({"channel": "D1", "text": "t", "blocks": [block]}));
+    }
+
+    #[test]
+    fn the_deny_modal_is_a_view_slack_morphism_accepts() {
+        let view = blocks::deny_modal("tok");
+        let parsed: SlackView = serde_json::from_value(view.clone()).unwrap();
+        let SlackView::Modal(m) = parsed else { panic!("not a modal") };
+        assert_eq!(m.private_metadata.as_deref(), Some("tok"));
+    }
+
+    #[test]
+    fn error_codes_map_to_what_the_outbox_should_do() {
+        for code in [
+            "invalid_auth",
+            "not_authed",
+            "account_inactive",
+            "token_revoked",
+            "missing_scope",
+            "channel_not_found",
+            "user_not_found",
+            "users_not_found",
+            "invalid_blocks",
+        ] {
+            assert!(matches!(api_error("m", code), ChatError::Permanent(ref s) if s.contains(code)), "{code}");
+        }
+        for code in ["internal_error", "fatal_error", "service_unavailable", "request_timeout"] {
+            assert!(matches!(api_error("m", code), ChatError::Transient(_)), "{code}");
+        }
+        assert_eq!(api_error("m", "ratelimited"), ChatError::RateLimited { retry_after: DEFAULT_RETRY_AFTER });
+    }
+
+    #[test]
+    fn api_urls_must_be_http_or_https() {
+        assert!(matches!(connector("ftp://x"), Err(SetupError::ApiUrl(_))));
+        assert!(matches!(connector("not a url"), Err(SetupError::ApiUrl(_))));
+        assert!(connector("http://127.0.0.1:1/api").is_ok());
+    }
+
+    #[test]
+    fn settings_never_print_the_token() {
+        let s = SlackSettings::new(SecretString::from("xoxb-very-secret"));
+        assert!(!format!("{s:?}").contains("very-secret"));
+        let adapter = SlackAdapter::new(SlackSettings { api_url: "http://127.0.0.1:1/api".to_owned(), ..s }).unwrap();
+        assert!(!format!("{adapter:?}").contains("very-secret"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_spaces_starts_and_holds_everyone_during_a_pause() {
+        let pacer = Pacer::new(2, Duration::from_millis(100));
+        let t0 = Instant::now();
+        drop(pacer.ready().await);
+        drop(pacer.ready().await);
+        assert_eq!(Instant::now() - t0, Duration::from_millis(100));
+        pacer.pause_for(Duration::from_secs(3));
+        drop(pacer.ready().await);
+        assert!(Instant::now() - t0 >= Duration::from_millis(3100), "{:?}", Instant::now() - t0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pacer_caps_calls_in_flight() {
+        let pacer = Pacer::new(2, Duration::ZERO);
+        let a = pacer.ready().await;
+        let b = pacer.ready().await;
+        assert!(tokio::time::timeout(Duration::from_secs(1), pacer.ready()).await.is_err(), "a third call got in");
+        drop(a);
+        assert!(tokio::time::timeout(Duration::from_secs(1), pacer.ready()).await.is_ok());
+        drop(b);
+    }
+}
