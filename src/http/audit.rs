@@ -5,8 +5,8 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::AppState;
 use super::error::{ApiError, Json};
+use super::{AppState, is_plausible_id};
 use crate::audit::{self, Record};
 use crate::runtime::RuntimeError;
 
@@ -36,7 +36,7 @@ async fn trail(
         return Err(ApiError::bad_request("limit must be between 1 and 10000"));
     }
     if let Some(r) = &q.request
-        && state.runtime.request(r).await?.is_none()
+        && (!is_plausible_id(r) || state.runtime.request(r).await?.is_none())
     {
         return Err(ApiError::not_found(format!("unknown request `{r}`")));
     }

@@ -18,9 +18,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
+use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::SecretString;
 
@@ -32,6 +35,16 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 /// How long a handler may take before the caller gets a 503 (the commit path is normally milliseconds).
 pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest id we ever hand out, with room to spare (`req_` + 26 + `-` + item number).
+const MAX_ID_LEN: usize = 64;
+
+/// Whether `id` can be one of our request, item or grant ids (`req_<ulid>`, `req_<ulid>-<n>`): ASCII
+/// letters, digits, `_` and `-`. Anything else is unknown without asking the database, which matters:
+/// PostgreSQL refuses text holding a NUL byte, so `/requests/%00` would otherwise be a 500.
+pub(crate) fn is_plausible_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -50,7 +63,8 @@ pub fn router(state: AppState) -> Router {
         .merge(requests::router())
         .merge(grants::router())
         .merge(audit::router())
-        .layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require_token))
+        .layer(middleware::from_fn(deadline));
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
@@ -58,7 +72,64 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn(track))
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        // Outermost, so it also sees the errors axum and tower-http answer by themselves.
+        .layer(middleware::from_fn(json_errors))
         .with_state(state)
+}
+
+/// Answers 503 when a handler takes longer than [`HANDLER_TIMEOUT`] (a stuck database, say) instead of
+/// holding the caller forever. Work already handed to the committer is still committed, so the message says
+/// to read the state back before retrying.
+async fn deadline(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(HANDLER_TIMEOUT, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => error::ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "no answer within {}s; the change may still be applied: read it back before retrying",
+                HANDLER_TIMEOUT.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// The most of a non-JSON error body read back to quote it (these bodies are short texts like
+/// "length limit exceeded").
+const MAX_ERROR_TEXT: usize = 4096;
+
+/// Answers every error as JSON `{"error": ...}`, including those that never reach a handler and so bypass
+/// [`error::ApiError`]: 405 (axum answers it with an empty body), 413 (tower-http's body limit answers in
+/// plain text) and axum's own extractor rejections. Clients then parse one shape for every 4xx, as the
+/// contract promises. A 5xx's text is not quoted: its cause is for the log, not the caller.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, MAX_ERROR_TEXT).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => format!("request body too large: at most {} KiB", MAX_BODY / 1024),
+        StatusCode::METHOD_NOT_ALLOWED => match parts.headers.get(ALLOW).and_then(|v| v.to_str().ok()) {
+            Some(allowed) if !allowed.is_empty() => format!("method not allowed here; use {allowed}"),
+            _ => "method not allowed here".to_owned(),
+        },
+        s if s.is_server_error() => "internal error; the request was not applied".to_owned(),
+        s if text.is_empty() => s.canonical_reason().unwrap_or("error").to_lowercase(),
+        _ => text,
+    };
+    let body = serde_json::json!({ "error": message }).to_string();
+    parts.headers.remove(CONTENT_LENGTH);
+    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// Records each request's latency by route and status.

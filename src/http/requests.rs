@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::AppState;
 use super::error::{ApiError, Json, optional_json};
+use super::{AppState, is_plausible_id};
 use crate::engine::{Decision, ItemStatus};
 use crate::runtime::view::{Filter, MAX_PAGE};
 use crate::runtime::{NewRequest, RequestView};
@@ -72,7 +72,13 @@ async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// 404 for a path id that cannot be a request id, before any query.
+fn check_request_id(id: &str) -> Result<(), ApiError> {
+    if is_plausible_id(id) { Ok(()) } else { Err(ApiError::not_found("unknown request: not a request id")) }
+}
+
 async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RequestView>, ApiError> {
+    check_request_id(&id)?;
     state.runtime.request(&id).await?.map(Json).ok_or_else(|| ApiError::not_found(format!("unknown request `{id}`")))
 }
 
@@ -108,6 +114,9 @@ async fn list(
             })?)
         }
     };
+    if q.before.as_deref().is_some_and(|b| !b.is_empty() && !is_plausible_id(b)) {
+        return Err(ApiError::bad_request("`before` takes the `next` of a previous page"));
+    }
     let limit = q.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_PAGE}")));
@@ -148,8 +157,15 @@ async fn decide(
     Path(id): Path<String>,
     Json(body): Json<DecisionBody>,
 ) -> Result<Json<RequestView>, ApiError> {
+    check_request_id(&id)?;
     let decision = match body.verdict {
-        Verdict::Approve => Decision::Approve { duration: body.duration, comment: body.comment },
+        Verdict::Approve => {
+            // Refused here, before the runtime, so a malformed call leaves no trace; as on create.
+            if body.duration.is_some_and(|d| d.is_zero()) {
+                return Err(ApiError::bad_request("duration must be longer than zero"));
+            }
+            Decision::Approve { duration: body.duration, comment: body.comment }
+        }
         Verdict::Deny => {
             if body.duration.is_some() {
                 return Err(ApiError::bad_request("`duration` applies only to `approve`"));
@@ -184,6 +200,7 @@ async fn cancel(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<RequestView>, ApiError> {
+    check_request_id(&id)?;
     let body: CancelBody = optional_json(&body)?;
     let by = match body.by {
         Some(b) => b,

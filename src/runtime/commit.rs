@@ -265,11 +265,23 @@ impl Writer<'_> {
                 Ok(Reply::Done)
             }
             Work::Timer { item, timer, at } => {
-                sqlx::query("DELETE FROM timers WHERE item_id = $1 AND timer_id = $2")
+                // The item first, then its timer row: the order in which a decision takes them (it locks the
+                // item, then cancels the item's timers), so two replicas cannot deadlock on the pair.
+                let sql = format!("SELECT id FROM items WHERE id = $1{}", self.inner.store.for_update());
+                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(item.clone()).fetch_optional(&mut **tx).await?;
+                // Only the holder of the timer's lease fires it. If the lease ran out while this job waited and
+                // another replica claimed the timer, or a decision cancelled it meanwhile, no row is ours and
+                // nothing happens: each timer fires once.
+                let ours = sqlx::query("DELETE FROM timers WHERE item_id = $1 AND timer_id = $2 AND lease_owner = $3")
                     .bind(item.clone())
                     .bind(i64::from(*timer))
+                    .bind(self.inner.owner.clone())
                     .execute(&mut **tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                if ours == 0 {
+                    return Ok(Reply::Done);
+                }
                 match self.apply_event(tx, item, Event::TimerFired { timer: *timer, at: *at }).await {
                     Ok(_) | Err(RuntimeError::UnknownRequest(_)) => Ok(Reply::Done),
                     Err(e) => Err(e),

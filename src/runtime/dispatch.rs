@@ -78,14 +78,20 @@ pub(super) async fn run(inner: Arc<Inner>) {
     while inflight.join_next().await.is_some() {}
 }
 
-/// How long until the earliest pending row is due (zero if one is due now).
+/// How long until the earliest claimable row is due (zero if one is due now). Rows leased here or by another
+/// replica are left out: counting them (due in the past) would make this loop spin until that delivery
+/// ends or its lease runs out. The caller sleeps at most `idle`, so an expired lease is noticed within
+/// it. Written so that PostgreSQL and SQLite read the first entry of the `outbox_pending` index.
 async fn next_due_in(inner: &Inner) -> Option<Duration> {
-    let due: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM outbox WHERE done_at IS NULL")
-        .fetch_one(inner.store.reader())
-        .await
-        .ok()
-        .flatten();
     let now = ms(crate::time::now());
+    let due: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(due_at) FROM outbox WHERE done_at IS NULL AND (lease_until IS NULL OR lease_until < $1)",
+    )
+    .bind(now)
+    .fetch_one(inner.store.reader())
+    .await
+    .ok()
+    .flatten();
     due.map(|d| Duration::from_millis(u64::try_from(d - now).unwrap_or(0)))
 }
 
@@ -200,28 +206,10 @@ async fn close_prompt(inner: &Inner, row: &Claimed) -> Outcome {
     ) else {
         return Outcome::Failed("malformed close row".to_owned());
     };
-    let found = sqlx::query("SELECT channel, message FROM prompt_messages WHERE token = $1 AND platform = $2")
-        .bind(token.to_owned())
-        .bind(platform.as_str())
-        .fetch_optional(inner.store.reader())
-        .await;
-    let found = match found {
-        Ok(f) => f,
+    match sent_message(inner, token, platform).await {
         Err(e) => return Outcome::Retry { after: backoff(inner, row.attempts), error: e.to_string(), count: true },
-    };
-    if let Some(m) = found {
-        let msg = MessageRef {
-            platform,
-            channel: m.try_get("channel").unwrap_or_default(),
-            message: m.try_get("message").unwrap_or_default(),
-        };
-        let Some(adapter) = inner.chat.adapter(platform) else {
-            return Outcome::Failed(format!("{} is not configured", platform.as_str()));
-        };
-        return match adapter.close_prompt(&msg, &closing).await {
-            Ok(()) => Outcome::Done("closed".to_owned()),
-            Err(e) => chat_outcome(inner, row.attempts, e),
-        };
+        Ok(Some(msg)) => return close_message(inner, row, &msg, &closing).await,
+        Ok(None) => {}
     }
     // Not sent (yet). If its send is still waiting and nobody holds it, it is no longer worth sending.
     let now = ms(crate::time::now());
@@ -243,13 +231,43 @@ async fn close_prompt(inner: &Inner, row: &Claimed) -> Outcome {
     .fetch_one(inner.store.writer())
     .await;
     match (superseded, in_flight) {
-        (Ok(_), Ok(0)) => Outcome::Done("nothing to close: never sent".to_owned()),
+        // Nothing in flight any more: either it was never sent, or its send finished between our first look
+        // and now. Look again, so a message that just landed still loses its buttons.
+        (Ok(_), Ok(0)) => match sent_message(inner, token, platform).await {
+            Ok(Some(msg)) => close_message(inner, row, &msg, &closing).await,
+            Ok(None) => Outcome::Done("nothing to close: never sent".to_owned()),
+            Err(e) => Outcome::Retry { after: backoff(inner, row.attempts), error: e.to_string(), count: true },
+        },
         // The send is in flight: close it once it lands. Waiting is not a failed attempt.
         _ => Outcome::Retry {
             after: Duration::from_millis(200),
             error: "waiting for the prompt to be sent".to_owned(),
             count: false,
         },
+    }
+}
+
+/// Where a prompt's message landed on `platform`, if it was sent.
+async fn sent_message(inner: &Inner, token: &str, platform: Platform) -> Result<Option<MessageRef>, sqlx::Error> {
+    let row = sqlx::query("SELECT channel, message FROM prompt_messages WHERE token = $1 AND platform = $2")
+        .bind(token.to_owned())
+        .bind(platform.as_str())
+        .fetch_optional(inner.store.writer())
+        .await?;
+    Ok(row.map(|m| MessageRef {
+        platform,
+        channel: m.try_get("channel").unwrap_or_default(),
+        message: m.try_get("message").unwrap_or_default(),
+    }))
+}
+
+async fn close_message(inner: &Inner, row: &Claimed, msg: &MessageRef, closing: &PromptClosing) -> Outcome {
+    let Some(adapter) = inner.chat.adapter(msg.platform) else {
+        return Outcome::Failed(format!("{} is not configured", msg.platform.as_str()));
+    };
+    match adapter.close_prompt(msg, closing).await {
+        Ok(()) => Outcome::Done("closed".to_owned()),
+        Err(e) => chat_outcome(inner, row.attempts, e),
     }
 }
 

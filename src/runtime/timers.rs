@@ -27,9 +27,17 @@ pub(super) async fn run(inner: Arc<Inner>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "firing timers failed; retrying"),
         }
-        let next: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(due_at) FROM timers").fetch_one(inner.store.reader()).await.ok().flatten();
+        // Timers leased here or by another replica are left out, so this loop does not spin on one while it
+        // is being fired (or while the lease of a replica that died runs out); the sleep is at most `idle`,
+        // so an expired lease is noticed within it.
         let now = ms(crate::time::now());
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(due_at) FROM timers WHERE lease_until IS NULL OR lease_until < $1")
+                .bind(now)
+                .fetch_one(inner.store.reader())
+                .await
+                .ok()
+                .flatten();
         let wait = next.map_or(inner.tuning.idle, |due| Duration::from_millis(u64::try_from(due - now).unwrap_or(0)));
         tokio::select! {
             _ = inner.wake_timers.notified() => {}

@@ -132,7 +132,9 @@ impl Store {
 
     /// Whether the database answers and every migration of this build is applied (for `/readyz`).
     pub async fn ready(&self) -> Result<(), String> {
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+        // `success` is false for a migration that failed half-way (PostgreSQL runs each in a transaction, so
+        // that only happens with no-transaction migrations); such a schema is not ready either.
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
             .fetch_all(&self.read)
             .await
             .map_err(|e| format!("database unreachable or not migrated: {e}"))?;
