@@ -11,13 +11,18 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::ExposeSecret;
+use signoff_discord::{DiscordAdapter, Verifier};
 use signoff_port::ChatAdapter;
+use signoff_slack::{SlackAdapter, SlackSettings, SocketSettings, run_socket_mode};
 use tokio::net::TcpListener;
 
 use crate::catalog::Catalog;
 use crate::chat::Chat;
 use crate::chat::console::ConsoleAdapter;
 use crate::config::Config;
+use crate::http::discord::DiscordSurface;
+use crate::http::slack::{SlackSurface, SocketBridge};
 use crate::http::{self, AppState};
 use crate::runtime::{Runtime, Tuning};
 use crate::store::Store;
@@ -40,6 +45,8 @@ pub struct Application {
     addr: SocketAddr,
     router: axum::Router,
     runtime: Runtime,
+    /// Slack Socket Mode, when an app token is configured.
+    socket: Option<(SocketSettings, Arc<dyn signoff_slack::SocketHandler>)>,
 }
 
 /// The process-wide Prometheus recorder (a recorder can be installed once per process; tests build many
@@ -71,9 +78,14 @@ impl Application {
                 .context("loading the directory and policies")?,
         };
         let store = Store::open(&config.database.url).await.context("opening the database")?;
+        let released = store.release_dead_leases().await.context("releasing leases of a previous run")?;
+        if released > 0 {
+            tracing::info!(released, "took over deliveries and timers a previous run had claimed");
+        }
+        let surfaces = Surfaces::from_config(config)?;
         let chat = Chat::new(match options.chat {
             Some(adapters) => adapters,
-            None => default_adapters(config),
+            None => surfaces.adapters(),
         });
         let webhook = match (&config.webhooks.url, &config.webhooks.secret) {
             (Some(url), Some(secret)) => Some(Webhook::new(url, secret.clone()).map_err(anyhow::Error::msg)?),
@@ -84,14 +96,26 @@ impl Application {
             .await
             .with_context(|| format!("listening on {}", config.server.listen))?;
         let addr = listener.local_addr()?;
+        let socket = match (&surfaces.slack, &config.slack.app_token) {
+            (Some(slack), Some(app_token)) => {
+                let mut settings = SocketSettings::new(app_token.clone());
+                settings.api_url = config.slack.api_url.clone();
+                let bridge: Arc<dyn signoff_slack::SocketHandler> =
+                    Arc::new(SocketBridge { runtime: runtime.clone(), slack: slack.clone() });
+                Some((settings, bridge))
+            }
+            _ => None,
+        };
         let state = AppState {
             runtime: runtime.clone(),
             tokens: Arc::new(config.api.tokens.clone()),
             metrics: metrics_handle(),
+            slack: surfaces.slack,
+            discord: surfaces.discord,
         };
         let router = http::router(state);
         tracing::info!(%addr, elapsed_ms = started.elapsed().as_millis() as u64, "signoff is ready");
-        Ok(Application { listener, addr, router, runtime })
+        Ok(Application { listener, addr, router, runtime, socket })
     }
 
     /// Where it listens.
@@ -106,8 +130,23 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then drains and stops.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Application { listener, router, runtime, .. } = self;
+        let Application { listener, router, runtime, socket, .. } = self;
+        let (stop_socket, socket_stopped) = tokio::sync::oneshot::channel::<()>();
+        let socket_task = socket.map(|(settings, bridge)| {
+            tokio::spawn(async move {
+                let stopped = async {
+                    let _ = socket_stopped.await;
+                };
+                if let Err(e) = run_socket_mode(settings, bridge, stopped).await {
+                    tracing::error!(error = %e, "Slack Socket Mode could not start");
+                }
+            })
+        });
         axum::serve(listener, router).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+        let _ = stop_socket.send(());
+        if let Some(task) = socket_task {
+            let _ = task.await;
+        }
         tracing::info!("draining: committing queued work and finishing deliveries in flight");
         runtime.shutdown().await;
         tracing::info!("stopped");
@@ -115,18 +154,50 @@ impl Application {
     }
 }
 
-/// The adapters a config implies: the console when no chat platform is configured.
-fn default_adapters(config: &Config) -> Vec<Arc<dyn ChatAdapter>> {
-    let adapters: Vec<Arc<dyn ChatAdapter>> = Vec::new();
-    // Slack and Discord adapters are added here as they land; until then, and whenever neither is
-    // configured, prompts go to the log and approvers answer through the API.
-    if adapters.is_empty() {
-        if config.slack_enabled() || config.discord_enabled() {
-            tracing::warn!("chat platforms are configured but this build has no adapter for them; using the console");
-        }
-        return vec![Arc::new(ConsoleAdapter)];
+/// The chat platforms a config enables, with what their routes need.
+struct Surfaces {
+    slack: Option<Arc<SlackSurface>>,
+    discord: Option<Arc<DiscordSurface>>,
+}
+
+impl Surfaces {
+    fn from_config(config: &Config) -> anyhow::Result<Surfaces> {
+        let slack = match (&config.slack.signing_secret, &config.slack.bot_token) {
+            (Some(signing_secret), Some(bot_token)) => {
+                let mut settings = SlackSettings::new(bot_token.clone());
+                settings.api_url = config.slack.api_url.clone();
+                let adapter = SlackAdapter::new(settings).context("setting up the Slack client")?;
+                Some(Arc::new(SlackSurface { adapter: Arc::new(adapter), signing_secret: signing_secret.clone() }))
+            }
+            _ => None,
+        };
+        let discord = match (&config.discord.public_key, &config.discord.bot_token) {
+            (Some(key), Some(bot_token)) if config.discord.application_id.is_some() => {
+                let verifier = Verifier::from_hex(&hex::encode(key)).context("reading [discord] public_key")?;
+                let adapter = DiscordAdapter::new(bot_token.expose_secret(), &config.discord.api_url)
+                    .context("setting up the Discord client")?;
+                Some(Arc::new(DiscordSurface { adapter: Arc::new(adapter), verifier }))
+            }
+            _ => None,
+        };
+        Ok(Surfaces { slack, discord })
     }
-    adapters
+
+    /// The chat adapters: Slack and Discord as configured, else the console (prompts in the log, answers
+    /// through the API).
+    fn adapters(&self) -> Vec<Arc<dyn ChatAdapter>> {
+        let mut adapters: Vec<Arc<dyn ChatAdapter>> = Vec::new();
+        if let Some(s) = &self.slack {
+            adapters.push(s.adapter.clone());
+        }
+        if let Some(d) = &self.discord {
+            adapters.push(d.adapter.clone());
+        }
+        if adapters.is_empty() {
+            adapters.push(Arc::new(ConsoleAdapter));
+        }
+        adapters
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

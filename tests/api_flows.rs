@@ -409,7 +409,11 @@ async fn stopping_while_decisions_are_in_flight_keeps_every_acknowledged_decisio
             assert!(matches!(status, 0 | 200 | 503), "[{db}] {id}: {status} {body}");
         }
         for id in &acknowledged {
-            let view = app.runtime().request(id).await.unwrap().expect("the request is stored");
+            // Read through the test's own connection: the app closed its pools when it stopped.
+            let view = signoff::runtime::view::request(app.store(), app.runtime().catalog(), id)
+                .await
+                .unwrap()
+                .expect("the request is stored");
             assert_eq!(view.state.as_str(), "approved", "[{db}] an acknowledged decision was lost: {id}");
         }
         assert_eq!(verify_trail(&app).await, "intact", "[{db}]");

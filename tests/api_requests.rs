@@ -353,3 +353,26 @@ async fn health_readiness_and_metrics_answer_without_a_token() {
         assert!(text.contains("signoff_outbox_backlog"), "[{db}]");
     }
 }
+
+#[tokio::test]
+async fn a_create_retried_with_the_same_idempotency_key_returns_the_first_request() {
+    for db in test_databases() {
+        // Arrange
+        let app = spawn_app(AppOptions::new().on(&db)).await;
+        let body = json!({"requester": "ana@example.com", "resource": "wiki", "justification": "retry me"});
+
+        // Act: the same create twice (an answer lost on the way), then a different body with the same key.
+        let (first, a) = app.create_with_key(body.clone(), "k-1").await;
+        let (second, b) = app.create_with_key(body.clone(), "k-1").await;
+        let (other, c) =
+            app.create_with_key(json!({"requester": "ana@example.com", "resource": "salesforce"}), "k-1").await;
+
+        // Assert
+        assert_eq!((first, second), (201, 200), "[{db}] {a} {b}");
+        assert_eq!(a["id"], b["id"], "[{db}] one request, not two");
+        assert_eq!(b["justification"], "retry me", "[{db}]");
+        assert_eq!(app.count("SELECT COUNT(*) FROM requests").await, 1, "[{db}]");
+        assert_eq!(other, 400, "[{db}] {c}");
+        assert!(c["error"].as_str().unwrap_or("").contains("Idempotency-Key"), "[{db}] {c}");
+    }
+}

@@ -1,13 +1,15 @@
 -- signoff's durable state (PostgreSQL). Times are epoch milliseconds (BIGINT), JSON is TEXT, booleans are
 -- INTEGER 0/1: the same shapes as the SQLite schema, so one set of runtime queries serves both.
 
--- One row per request: what was asked, as accepted.
+-- One row per request: what was asked, as accepted. `idempotency_key` is the client's `Idempotency-Key`
+-- header: a create retried after a lost answer finds the request it already made instead of making two.
 CREATE TABLE requests (
-    id          TEXT PRIMARY KEY,
-    requester   TEXT NOT NULL,
-    resource    TEXT NOT NULL,
-    body        TEXT NOT NULL,
-    created_at  BIGINT NOT NULL
+    id              TEXT PRIMARY KEY,
+    requester       TEXT NOT NULL,
+    resource        TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    idempotency_key TEXT UNIQUE,
+    created_at      BIGINT NOT NULL
 );
 CREATE INDEX requests_by_requester ON requests (requester, created_at);
 CREATE INDEX requests_by_time ON requests (created_at);

@@ -2,12 +2,16 @@
 //! and how engine effects read as messages.
 //!
 //! - [`render`]: prompts, closings and notifications in words, from the engine's effects.
+//! - [`click`]: a chat click made a decision, and what the clicker sees when it is refused.
+//! - [`request`]: `/request` from chat made a request, and the answer in words.
 //! - [`console`]: the adapter used when no chat platform is configured: it logs, and the API answers.
 //! - [`memory`]: an adapter that records what it was asked to do, for tests and demos.
 
+pub mod click;
 pub mod console;
 pub mod memory;
 pub mod render;
+pub mod request;
 
 use std::sync::Arc;
 
@@ -54,7 +58,8 @@ impl Chat {
         let mut out = Vec::new();
         for a in &self.adapters {
             let id = match a.platform() {
-                Platform::Slack => user.slack_id.clone(),
+                // Without a `slack_id`, Slack finds the person by email (users.lookupByEmail, cached).
+                Platform::Slack => user.slack_id.clone().or_else(|| Some(format!("email:{}", user.email))),
                 Platform::Discord => user.discord_id.clone(),
                 Platform::Console => Some(user.id.clone()),
             };

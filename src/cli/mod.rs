@@ -5,6 +5,7 @@
 
 mod audit;
 mod check;
+mod discord;
 mod migrate;
 mod serve;
 mod simulate;
@@ -41,6 +42,9 @@ pub enum Command {
     /// Work with the audit trail.
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Discord setup.
+    #[command(subcommand)]
+    Discord(discord::Command),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -52,6 +56,7 @@ pub fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(&args),
         Command::Migrate(args) => migrate::run(&args),
         Command::Audit(cmd) => audit::run(&cmd),
+        Command::Discord(cmd) => discord::run(&cmd),
     }
 }
 

@@ -4,15 +4,19 @@
 //! - [`grants`]: `/api/v1/grants` (read, release).
 //! - [`audit`](self::audit): `/api/v1/audit`.
 //! - [`health`]: `/healthz`, `/readyz`, `/metrics`.
+//! - [`slack`]: `/slack/interactions`, `/slack/commands`.
+//! - [`discord`](self::discord): `/discord/interactions`.
 //! - [`auth`]: bearer tokens for `/api/v1`.
 //! - [`error`]: the JSON error type every handler returns.
 
 pub mod audit;
 pub mod auth;
+pub mod discord;
 pub mod error;
 pub mod grants;
 pub mod health;
 pub mod requests;
+pub mod slack;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -55,9 +59,13 @@ pub struct AppState {
     pub tokens: Arc<Vec<SecretString>>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Slack, when configured.
+    pub slack: Option<Arc<slack::SlackSurface>>,
+    /// Discord, when configured.
+    pub discord: Option<Arc<discord::DiscordSurface>>,
 }
 
-/// Every route. Chat routes (`/slack/...`, `/discord/...`) are merged by the application when configured.
+/// Every route. The chat routes answer 404 when their platform is not configured.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(requests::router())
@@ -68,6 +76,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
+        .merge(slack::router())
+        .merge(discord::router())
         // After routing, so the latency histogram is labelled with the route template, not the raw path.
         .route_layer(middleware::from_fn(track))
         .fallback(|| async { error::ApiError::not_found("no such route") })

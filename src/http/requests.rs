@@ -51,10 +51,25 @@ struct CreateBody {
     duration: Option<Duration>,
 }
 
+/// The longest `Idempotency-Key` accepted.
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+
 async fn create(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Json(body): Json<CreateBody>,
 ) -> Result<(StatusCode, Json<RequestView>), ApiError> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => match v.to_str().map(str::trim) {
+            Ok(k) if !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY => Some(k.to_owned()),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "`Idempotency-Key` must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+                )));
+            }
+        },
+    };
     if body.requester.trim().is_empty() || body.resource.trim().is_empty() {
         return Err(ApiError::bad_request("`requester` and `resource` must not be empty"));
     }
@@ -68,8 +83,9 @@ async fn create(
         justification: body.justification,
         duration: body.duration,
     };
-    let view = state.runtime.create(new, crate::time::now()).await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    let (view, new) = state.runtime.create_once(new, crate::time::now(), key).await?;
+    // A retry with a known Idempotency-Key gets the first request back, as 200 rather than 201.
+    Ok((if new { StatusCode::CREATED } else { StatusCode::OK }, Json(view)))
 }
 
 /// 404 for a path id that cannot be a request id, before any query.

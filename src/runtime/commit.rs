@@ -45,9 +45,15 @@ pub(super) async fn run(inner: Arc<Inner>, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
+/// How many times a batch is tried when it conflicts with another replica's.
+const MAX_ATTEMPTS: u32 = 8;
+
 /// Whether a database error means "try the transaction again" (deadlock or serialization failure).
+///
+/// A unique violation (`23505`) is retried too: the only one a batch can hit is two replicas storing the
+/// same `Idempotency-Key` at once, and on the retry the check finds the other replica's request.
 fn retryable(e: &sqlx::Error) -> bool {
-    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "40P01" || c == "40001")
+    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "40P01" || c == "40001" || c == "23505")
 }
 
 async fn commit_batch(inner: &Inner, mut batch: Vec<Job>) {
@@ -58,9 +64,17 @@ async fn commit_batch(inner: &Inner, mut batch: Vec<Job>) {
     let results = loop {
         attempt += 1;
         match try_commit(inner, &works).await {
-            Ok(results) => break results,
-            Err(e) if retryable(&e) && attempt < 5 => {
+            Ok((results, decisions)) => {
+                // Counted once the commit holds, so a retried batch is not counted twice.
+                metrics::counter!("signoff_decisions_total").increment(decisions);
+                break results;
+            }
+            Err(e) if retryable(&e) && attempt < MAX_ATTEMPTS => {
                 tracing::debug!(attempt, "batch conflicted with another replica; retrying");
+                // A short random pause, growing with each attempt, so two replicas that just deadlocked do
+                // not collide again in step.
+                let pause = 5 * u64::from(attempt) + rand::random::<u64>() % (20 * u64::from(attempt));
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 continue;
             }
             Err(e) => {
@@ -97,9 +111,9 @@ fn lock_key(w: &Work) -> &str {
 
 /// One transaction for the whole batch. Domain refusals are results, not errors: they do not roll back the
 /// others. A database error rolls back everything (and every job gets the error).
-async fn try_commit(inner: &Inner, works: &[&Work]) -> Result<Vec<Result<Reply, RuntimeError>>, sqlx::Error> {
+async fn try_commit(inner: &Inner, works: &[&Work]) -> Result<(Vec<Result<Reply, RuntimeError>>, u64), sqlx::Error> {
     let mut tx = inner.store.begin().await?;
-    let mut w = Writer { inner, audit: Vec::new() };
+    let mut w = Writer { inner, audit: Vec::new(), decisions: 0 };
     let mut results = Vec::with_capacity(works.len());
     for work in works {
         let r = w.apply(&mut tx, work).await;
@@ -110,32 +124,55 @@ async fn try_commit(inner: &Inner, works: &[&Work]) -> Result<Vec<Result<Reply, 
     }
     audit::append(&inner.store, &mut tx, &w.audit).await?;
     tx.commit().await?;
-    Ok(results)
+    Ok((results, w.decisions))
 }
 
 /// Writes one batch's changes.
 struct Writer<'a> {
     inner: &'a Inner,
     audit: Vec<Entry>,
+    /// Decisions applied in this batch, for the metric once it commits.
+    decisions: u64,
 }
 
 impl Writer<'_> {
     async fn apply(&mut self, tx: &mut Transaction<'static, Any>, work: &Work) -> Result<Reply, RuntimeError> {
         match work {
-            Work::Create { request, started, at } => {
+            Work::Create { request, started, at, idempotency_key } => {
                 let body = json!({
                     "roles": request.roles,
                     "for": request.beneficiaries,
                     "justification": request.justification,
                     "duration": request.duration.map(|d| d.to_string()),
                 });
+                if let Some(key) = idempotency_key {
+                    let existing =
+                        sqlx::query("SELECT id, requester, resource, body FROM requests WHERE idempotency_key = $1")
+                            .bind(key.clone())
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                    if let Some(row) = existing {
+                        let same = row.try_get::<String, _>("requester")? == request.requester
+                            && row.try_get::<String, _>("resource")? == request.resource
+                            && serde_json::from_str::<serde_json::Value>(&row.try_get::<String, _>("body")?).ok()
+                                == Some(body.clone());
+                        if !same {
+                            return Err(RuntimeError::Invalid(
+                                "this Idempotency-Key was already used for a different request".to_owned(),
+                            ));
+                        }
+                        return Ok(Reply::Existing(row.try_get("id")?));
+                    }
+                }
                 sqlx::query(
-                    "INSERT INTO requests (id, requester, resource, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO requests (id, requester, resource, body, idempotency_key, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(request.id.clone())
                 .bind(request.requester.clone())
                 .bind(request.resource.clone())
                 .bind(body.to_string())
+                .bind(idempotency_key.clone())
                 .bind(ms(*at))
                 .execute(&mut **tx)
                 .await?;
@@ -223,8 +260,11 @@ impl Writer<'_> {
                 let item_id: String = row.try_get("item_id")?;
                 let request_id: String = row.try_get("request_id")?;
                 let prompt: i64 = row.try_get("prompt_id")?;
-                self.apply_event(tx, &item_id, decide_event(prompt, by, decision, channel, *at)).await?;
-                Ok(Reply::Request(request_id))
+                let next = self.apply_event(tx, &item_id, decide_event(prompt, by, decision, channel, *at)).await?;
+                // What the clicked message should now say; chat answers the click with it at once.
+                let verdict = next.decisions.last().map_or_else(|| decision.verdict(), |d| d.verdict.clone());
+                let closing = render::answered(&self.inner.catalog, &next, &verdict, *at);
+                Ok(Reply::Answered { request: request_id, closing })
             }
             Work::Cancel { request, by, reason, at } => {
                 let items = sqlx::query("SELECT id FROM items WHERE request_id = $1 ORDER BY id")
@@ -300,7 +340,7 @@ impl Writer<'_> {
         tx: &mut Transaction<'static, Any>,
         item_id: &str,
         event: Event,
-    ) -> Result<(), RuntimeError> {
+    ) -> Result<Item, RuntimeError> {
         let sql = format!("SELECT state, request_id FROM items WHERE id = $1{}", self.inner.store.for_update());
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(item_id.to_owned()).fetch_optional(&mut **tx).await?;
         let Some(row) = row else { return Err(RuntimeError::UnknownRequest(item_id.to_owned())) };
@@ -329,10 +369,10 @@ impl Writer<'_> {
                     .execute(&mut **tx)
                     .await?;
                 if matches!(event, Event::Decide { .. }) {
-                    metrics::counter!("signoff_decisions_total").increment(1);
+                    self.decisions += 1;
                 }
                 self.effects(tx, &next, &effects, at).await?;
-                Ok(())
+                Ok(next)
             }
             Err(refusal) => {
                 if let Event::Decide { by, channel, .. } = &event {

@@ -19,6 +19,9 @@ use crate::audit::Entry;
 use crate::store::ms;
 use crate::webhook::DeliveryError;
 
+/// The longest one delivery attempt may take (chat calls and the webhook both time out sooner on their own).
+pub(crate) const DELIVERY_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// A claimed row.
 #[derive(Debug, Clone)]
 struct Claimed {
@@ -74,8 +77,12 @@ pub(super) async fn run(inner: Arc<Inner>) {
             _ = super::stopped(&mut stopping) => {}
         }
     }
-    // Let deliveries in flight finish (bounded by their own timeouts) so nothing is sent twice needlessly.
-    while inflight.join_next().await.is_some() {}
+    // Let deliveries in flight finish (each is bounded by DELIVERY_TIMEOUT) so nothing is sent twice
+    // needlessly; whatever has not finished by then stays leased and is delivered after the next start.
+    let drained = tokio::time::timeout(DELIVERY_TIMEOUT, async { while inflight.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        inflight.abort_all();
+    }
 }
 
 /// How long until the earliest claimable row is due (zero if one is due now). Rows leased here or by another
@@ -131,12 +138,24 @@ async fn claim(inner: &Inner, limit: usize) -> Result<Vec<Claimed>, sqlx::Error>
 
 async fn deliver(inner: &Inner, row: Claimed) {
     let started = Instant::now();
-    let outcome = match row.kind.as_str() {
-        "prompt.send" => send_prompt(inner, &row).await,
-        "prompt.close" => close_prompt(inner, &row).await,
-        "notify" => notify(inner, &row).await,
-        "webhook" => webhook(inner, &row).await,
-        other => Outcome::Failed(format!("unknown outbox kind `{other}`")),
+    let attempt = async {
+        match row.kind.as_str() {
+            "prompt.send" => send_prompt(inner, &row).await,
+            "prompt.close" => close_prompt(inner, &row).await,
+            "notify" => notify(inner, &row).await,
+            "webhook" => webhook(inner, &row).await,
+            other => Outcome::Failed(format!("unknown outbox kind `{other}`")),
+        }
+    };
+    // Bounded well inside the lease, so a slow platform cannot outlive our claim and have another replica
+    // deliver the same row while this attempt is still going.
+    let outcome = match tokio::time::timeout(DELIVERY_TIMEOUT, attempt).await {
+        Ok(o) => o,
+        Err(_) => Outcome::Retry {
+            after: backoff(inner, row.attempts),
+            error: format!("no answer within {}s", DELIVERY_TIMEOUT.as_secs()),
+            count: true,
+        },
     };
     metrics::histogram!("signoff_dispatch_seconds", "kind" => row.kind.clone()).record(started.elapsed().as_secs_f64());
     if let Err(e) = finish(inner, &row, outcome).await {

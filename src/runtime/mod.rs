@@ -62,6 +62,15 @@ impl Default for Tuning {
     }
 }
 
+/// An accepted chat click.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    /// The request concerned.
+    pub request: String,
+    /// What the clicked message should now say.
+    pub closing: signoff_port::PromptClosing,
+}
+
 /// What a caller asked for, before validation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewRequest {
@@ -126,7 +135,13 @@ pub(crate) struct Job {
 /// What to do.
 pub(crate) enum Work {
     /// Store a new request whose items the engine already started.
-    Create { request: RequestSpec, started: Vec<(ItemSpec, engine::Started)>, at: Timestamp },
+    Create {
+        request: RequestSpec,
+        started: Vec<(ItemSpec, engine::Started)>,
+        at: Timestamp,
+        /// The client's `Idempotency-Key`, if given.
+        idempotency_key: Option<String>,
+    },
     /// An approver decides on every prompt they hold in a request (the API's decision route).
     Decide { request: String, approver: String, decision: Decision, channel: String, at: Timestamp },
     /// A click on one prompt, by its token (chat).
@@ -146,6 +161,15 @@ pub(crate) enum Work {
 pub(crate) enum Reply {
     /// The request concerned.
     Request(String),
+    /// A create whose `Idempotency-Key` was already used: the request made the first time.
+    Existing(String),
+    /// A chat click was accepted: the request, and what the clicked message should now say.
+    Answered {
+        /// The request concerned.
+        request: String,
+        /// The clicked prompt's closing.
+        closing: signoff_port::PromptClosing,
+    },
     /// Nothing to report.
     Done,
 }
@@ -185,6 +209,12 @@ const QUEUE: usize = 8192;
 impl Runtime {
     /// Starts the committer, dispatcher and timer loop over an open, migrated store.
     pub fn start(store: Store, catalog: Arc<Catalog>, chat: Chat, webhook: Option<Webhook>, tuning: Tuning) -> Runtime {
+        if tuning.lease < dispatch::DELIVERY_TIMEOUT {
+            tracing::warn!(
+                lease_ms = tuning.lease.as_millis() as u64,
+                "the outbox lease is shorter than a delivery may take: a slow delivery may be repeated"
+            );
+        }
         let (tx, rx) = mpsc::channel(QUEUE);
         let (stopping, _) = watch::channel(false);
         let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
@@ -229,9 +259,10 @@ impl Runtime {
         self.inner.wake_dispatch.notify_waiters();
         self.inner.wake_timers.notify_waiters();
         let mut tasks = self.inner.tasks.lock().await;
-        // The committer ends when every sender is gone; ours is dropped with the last Runtime clone, so
-        // signal it explicitly through `stopping` as well.
+        // Each task stops on `stopping`: the committer after what is queued, the dispatcher after its
+        // deliveries in flight (bounded), the timer loop at once.
         while tasks.join_next().await.is_some() {}
+        self.inner.store.close().await;
     }
 
     async fn submit(&self, work: Work) -> Result<Reply, RuntimeError> {
@@ -245,6 +276,17 @@ impl Runtime {
 
     /// Validates and stores a request; its items start at once. Returns the stored request.
     pub async fn create(&self, new: NewRequest, now: Timestamp) -> Result<RequestView, RuntimeError> {
+        self.create_once(new, now, None).await.map(|(view, _)| view)
+    }
+
+    /// As [`Runtime::create`], at most once per `idempotency_key`: a retry with the same key (after a lost
+    /// answer, say) returns the request made the first time, with `false` for "not new".
+    pub async fn create_once(
+        &self,
+        new: NewRequest,
+        now: Timestamp,
+        idempotency_key: Option<String>,
+    ) -> Result<(RequestView, bool), RuntimeError> {
         let cat = &self.inner.catalog;
         let requester = self.user_id(&new.requester)?;
         let mut beneficiaries = Vec::with_capacity(new.for_.len());
@@ -271,9 +313,15 @@ impl Runtime {
             })?;
             started.push((item, s));
         }
-        let id = spec.id.clone();
-        self.submit(Work::Create { request: spec, started, at: now }).await?;
-        self.request(&id).await?.ok_or(RuntimeError::UnknownRequest(id))
+        let reply = self.submit(Work::Create { request: spec, started, at: now, idempotency_key }).await?;
+        let (id, new) = match reply {
+            Reply::Existing(id) => (id, false),
+            Reply::Request(id) => (id, true),
+            Reply::Answered { request, .. } => (request, true),
+            Reply::Done => return Err(RuntimeError::Invalid("the request was not stored".to_owned())),
+        };
+        let view = self.request(&id).await?.ok_or(RuntimeError::UnknownRequest(id))?;
+        Ok((view, new))
     }
 
     /// `approver` decides on every prompt they hold in `request` (the API route).
@@ -297,7 +345,8 @@ impl Runtime {
         self.request(request).await?.ok_or_else(|| RuntimeError::UnknownRequest(request.to_owned()))
     }
 
-    /// A chat click on the prompt with `token`, by directory user `by`. Returns the request id.
+    /// A chat click on the prompt with `token`, by directory user `by`. Returns the request id and what the
+    /// clicked message should now say.
     pub async fn answer(
         &self,
         token: &str,
@@ -305,7 +354,7 @@ impl Runtime {
         decision: Decision,
         channel: &str,
         now: Timestamp,
-    ) -> Result<String, RuntimeError> {
+    ) -> Result<Answered, RuntimeError> {
         match self
             .submit(Work::Answer {
                 token: token.to_owned(),
@@ -316,8 +365,8 @@ impl Runtime {
             })
             .await?
         {
-            Reply::Request(r) => Ok(r),
-            Reply::Done => Err(RuntimeError::UnknownPrompt),
+            Reply::Answered { request, closing } => Ok(Answered { request, closing }),
+            Reply::Request(_) | Reply::Existing(_) | Reply::Done => Err(RuntimeError::UnknownPrompt),
         }
     }
 

@@ -22,6 +22,10 @@ pub struct RequestView {
     pub resource: String,
     /// When.
     pub created_at: Timestamp,
+    /// Why, as the requester wrote it.
+    pub justification: Option<String>,
+    /// How long the access was asked for (`null`: no end).
+    pub duration: Option<String>,
     /// One per (person, role).
     pub items: Vec<ItemView>,
 }
@@ -237,11 +241,13 @@ pub async fn request(store: &Store, cat: &Catalog, id: &str) -> Result<Option<Re
         sqlx::query("SELECT * FROM grants WHERE request_id = $1").bind(id.to_owned()).fetch_all(store.reader()).await?;
     let grants: Vec<GrantView> = grants.iter().map(decode_grant).collect::<Result<_, _>>()?;
     let mut views = Vec::with_capacity(items.len());
+    let mut asked: Option<(Option<String>, Option<String>)> = None;
     for row in &items {
         let state: String = row.try_get("state")?;
         let item: Item = serde_json::from_str(&state)
             .map_err(|e| sqlx::Error::Decode(format!("stored item state of request {id}: {e}").into()))?;
         let grant = grants.iter().find(|g| g.id == item.spec.item).cloned();
+        asked.get_or_insert_with(|| (item.spec.justification.clone(), item.spec.duration.map(|d| d.to_string())));
         views.push(item_view(cat, &item, grant));
     }
     // Items are numbered in creation order; keep that order (`req-2` before `req-10`).
@@ -253,6 +259,8 @@ pub async fn request(store: &Store, cat: &Catalog, id: &str) -> Result<Option<Re
         requester: req.try_get("requester")?,
         resource: req.try_get("resource")?,
         created_at: from_ms(req.try_get("created_at")?),
+        justification: asked.as_ref().and_then(|a| a.0.clone()),
+        duration: asked.and_then(|a| a.1),
         items: views,
     }))
 }

@@ -145,6 +145,28 @@ impl Store {
         Ok(())
     }
 
+    /// On SQLite, frees every outbox and timer lease. One process owns an SQLite file, so any lease still
+    /// held at start belongs to a process that died: without this, its claimed deliveries and timers would
+    /// wait out the lease (a minute) before anyone takes them again. Not for PostgreSQL, whose other
+    /// replicas may be alive and holding their leases.
+    pub async fn release_dead_leases(&self) -> Result<u64, sqlx::Error> {
+        if self.backend != Backend::Sqlite {
+            return Ok(0);
+        }
+        let outbox = sqlx::query(
+            "UPDATE outbox SET lease_owner = NULL, lease_until = NULL WHERE done_at IS NULL AND lease_owner IS NOT NULL",
+        )
+        .execute(&self.write)
+        .await?
+        .rows_affected();
+        let timers =
+            sqlx::query("UPDATE timers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL")
+                .execute(&self.write)
+                .await?
+                .rows_affected();
+        Ok(outbox + timers)
+    }
+
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend

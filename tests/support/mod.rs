@@ -485,6 +485,9 @@ pub struct TestApp {
     /// The database it uses (`None` for [`Db::Url`]); clone it to start another app on the same data.
     pub database: Option<Arc<Database>>,
     runtime: Runtime,
+    /// The test's own connection to the app's database: it stays usable after the app stopped (the app
+    /// closes its pools on shutdown).
+    store: Store,
     adapters: Vec<MemoryAdapter>,
     api: ApiClient,
     shutdown: Option<oneshot::Sender<()>>,
@@ -518,6 +521,7 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
         adapters.iter().map(|a| Arc::new(a.clone()) as Arc<dyn ChatAdapter>).collect();
     let options = Options { chat: Some(chat), tuning: opts.tuning.clone(), catalog: Some(catalog) };
     let app = Application::build(&config, options).await.unwrap_or_else(|e| panic!("signoff did not start: {e:#}"));
+    let store = Store::connect(&config.database.url).await.unwrap_or_else(|e| panic!("test connection: {e}"));
     let addr = app.local_addr();
     let runtime = app.runtime().clone();
     let (tx, rx) = oneshot::channel::<()>();
@@ -528,6 +532,7 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
         addr,
         database,
         runtime,
+        store,
         adapters,
         api: ApiClient {
             base: format!("http://{addr}"),
@@ -621,6 +626,22 @@ impl ApiClient {
     /// `POST path` with this raw body (sent as JSON) and the API token.
     pub async fn post_raw(&self, path: &str, body: &str) -> Response {
         self.call("POST", path, Some(body), Some(&self.token), None).await
+    }
+
+    /// `POST /api/v1/requests` with an `Idempotency-Key` header.
+    pub async fn create_with_key(&self, body: Value, key: &str) -> (u16, Value) {
+        let req = hyper::Request::builder()
+            .method("POST")
+            .uri(format!("{}/api/v1/requests", self.base_url()))
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .body(Full::new(Bytes::from(body.to_string())))
+            .expect("a valid request");
+        let resp = self.client.request(req).await.expect("an answer");
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
     /// `POST /api/v1/requests`.
@@ -727,9 +748,9 @@ impl TestApp {
         &self.runtime
     }
 
-    /// The store, for direct SQL checks.
+    /// The store, for direct SQL checks (the test's own connection).
     pub fn store(&self) -> &Store {
-        self.runtime.store()
+        &self.store
     }
 
     /// The recording adapter of the first platform.

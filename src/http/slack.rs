@@ -1,0 +1,287 @@
+//! Slack: `POST /slack/interactions` (buttons, selects, the deny-reason modal) and `POST /slack/commands`
+//! (`/request`). <https://api.slack.com/authentication/verifying-requests-from-slack>
+//!
+//! Every request is verified (`v0` HMAC-SHA256, 5-minute window) on its raw bytes before anything is
+//! parsed; a failure is answered 401 and audited. Every request is acknowledged within Slack's 3 seconds:
+//! the decision is committed (milliseconds, group-committed), then answered; chat messages are updated by the
+//! outbox afterwards, like every other delivery.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use signoff_port::{Answer, ChatUser, ClickReply};
+use signoff_slack::{Interaction, Person, SlackAdapter, blocks, inbound, verify};
+
+use super::AppState;
+use crate::audit::Entry;
+use crate::chat::click;
+use crate::chat::request::{self, ChatRequest, ChatRequestOutcome};
+use crate::engine::Decision;
+use crate::runtime::Runtime;
+use crate::time::Duration;
+
+/// What the Slack routes need.
+pub struct SlackSurface {
+    /// The Web API client (also the chat adapter for Slack).
+    pub adapter: Arc<SlackAdapter>,
+    /// The app's signing secret.
+    pub signing_secret: SecretString,
+}
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/slack/interactions", post(interactions)).route("/slack/commands", post(commands))
+}
+
+/// Verifies a request; on failure, the 401 response (after auditing the refusal).
+async fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Arc<SlackSurface>, Response> {
+    let Some(slack) = state.slack.clone() else {
+        return Err((StatusCode::NOT_FOUND, axum::Json(json!({ "error": "Slack is not configured" }))).into_response());
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let now = crate::time::now().as_second();
+    match verify::verify(
+        slack.signing_secret.expose_secret(),
+        header(verify::TIMESTAMP_HEADER),
+        header(verify::SIGNATURE_HEADER),
+        body,
+        now,
+    ) {
+        Ok(()) => Ok(slack),
+        Err(e) => {
+            refused_callback(&state.runtime, "slack", &e.to_string()).await;
+            Err((StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid Slack signature" }))).into_response())
+        }
+    }
+}
+
+/// Audits a refused callback (bad signature, stale timestamp, missing headers).
+pub(super) async fn refused_callback(runtime: &Runtime, channel: &str, why: &str) {
+    metrics::counter!("signoff_callbacks_refused_total", "channel" => channel.to_owned()).increment(1);
+    let entry = Entry::new(crate::time::now(), "refused", None, json!({ "why": why, "channel": channel }));
+    if let Err(e) = runtime.audit(vec![entry]).await {
+        tracing::warn!(error = %e, "could not audit a refused callback");
+    }
+}
+
+async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let slack = match verified(&state, &headers, &body).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let interaction = match inbound::parse_interaction(&body) {
+        Ok(i) => i,
+        Err(e) => return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": e.to_string() }))).into_response(),
+    };
+    match interaction_reply(&state.runtime, &slack, interaction).await {
+        Some(body) => axum::Json(body).into_response(),
+        None => StatusCode::OK.into_response(),
+    }
+}
+
+/// Handles a verified interaction (from HTTP or Socket Mode); returns the body to answer with, if any.
+pub(crate) async fn interaction_reply(
+    runtime: &Runtime,
+    slack: &Arc<SlackSurface>,
+    interaction: Interaction,
+) -> Option<Value> {
+    match interaction {
+        Interaction::Answer { answer, response_url } => {
+            let from_modal = answer.message.is_none();
+            match decide(runtime, slack, &answer.clicker, &answer.token, answer.answer).await {
+                // The clicked message and every other copy are updated through the outbox.
+                ClickReply::Closed(_) => None,
+                // A modal shows the refusal under its input.
+                ClickReply::Refused { message } if from_modal => Some(json!({
+                    "response_action": "errors",
+                    "errors": { signoff_slack::ids::REASON_BLOCK: message },
+                })),
+                ClickReply::Refused { message } => {
+                    if let Some(url) = response_url {
+                        // Privately, and after the acknowledgement: a slow response URL must not delay it.
+                        let adapter = slack.adapter.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = adapter.respond(&url, &blocks::refused_reply(&message)).await {
+                                tracing::warn!(error = %e, "could not tell a Slack user their click was refused");
+                            }
+                        });
+                    }
+                    None
+                }
+            }
+        }
+        Interaction::OpenDenyModal { token, trigger_id, response_url, .. } => {
+            // The trigger expires 3 seconds after the click: open the modal now.
+            if let Err(e) = slack.adapter.open_view(&trigger_id, &blocks::deny_modal(&token)).await {
+                tracing::warn!(error = %e, "could not open the deny-reason form");
+                if let Some(url) = response_url {
+                    let adapter = slack.adapter.clone();
+                    tokio::spawn(async move {
+                        let msg = blocks::refused_reply("Slack did not open the form in time; use Deny, or try again.");
+                        let _ = adapter.respond(&url, &msg).await;
+                    });
+                }
+            }
+            None
+        }
+        Interaction::Ignored { what } => {
+            tracing::debug!(%what, "Slack interaction ignored");
+            None
+        }
+    }
+}
+
+/// Socket Mode delivers the same events over a WebSocket; they are handled exactly like the HTTP ones.
+pub struct SocketBridge {
+    /// The runtime.
+    pub runtime: Runtime,
+    /// Slack.
+    pub slack: Arc<SlackSurface>,
+}
+
+impl signoff_slack::SocketHandler for SocketBridge {
+    fn interaction(&self, interaction: Interaction) -> signoff_port::BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let _ = interaction_reply(&self.runtime, &self.slack, interaction).await;
+        })
+    }
+
+    fn command(&self, command: signoff_slack::SlashCommand) -> signoff_port::BoxFuture<'_, Value> {
+        Box::pin(async move { slash_request(&self.runtime, &self.slack, &command).await })
+    }
+}
+
+/// The directory user behind a Slack user: by `slack_id`, else by the email Slack knows for them.
+async fn directory_user(runtime: &Runtime, slack: &SlackSurface, user: &ChatUser) -> Option<String> {
+    let dir = &runtime.catalog().directory;
+    if let Some(u) = dir.user_by_slack(&user.id) {
+        return Some(u.id.clone());
+    }
+    match slack.adapter.email_of(&user.id).await {
+        Ok(Some(email)) => dir.user(&email).map(|u| u.id.clone()),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look up a Slack user's email");
+            None
+        }
+    }
+}
+
+async fn decide(
+    runtime: &Runtime,
+    slack: &SlackSurface,
+    clicker: &ChatUser,
+    token: &str,
+    answer: Answer,
+) -> ClickReply {
+    let Some(by) = directory_user(runtime, slack, clicker).await else {
+        refused_click(runtime, "slack", &clicker.id, "not in the directory").await;
+        return click::not_in_directory("Slack");
+    };
+    let decision = match answer {
+        Answer::Approve { duration } => match duration.as_deref().map(Duration::parse).transpose() {
+            Ok(duration) => Decision::Approve { duration, comment: None },
+            Err(e) => return ClickReply::Refused { message: format!("{e}.") },
+        },
+        Answer::Deny { comment } => Decision::Deny { comment: comment.filter(|c| !c.trim().is_empty()) },
+        Answer::Escalate { to } => match directory_user(runtime, slack, &to).await {
+            Some(to) => Decision::Escalate { to, comment: None },
+            None => {
+                return ClickReply::Refused {
+                    message: "The person you picked is not in signoff's directory; pick someone else.".to_owned(),
+                };
+            }
+        },
+    };
+    click::answer(runtime, token, &by, decision, "slack").await
+}
+
+/// Audits a click by someone signoff cannot place.
+pub(super) async fn refused_click(runtime: &Runtime, channel: &str, platform_user: &str, why: &str) {
+    let entry = Entry::new(
+        crate::time::now(),
+        "refused",
+        Some(platform_user),
+        json!({ "why": why, "channel": channel, "platform_user": platform_user }),
+    );
+    let _ = runtime.audit(vec![entry]).await;
+}
+
+async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let slack = match verified(&state, &headers, &body).await {
+        Ok(s) => s,
+        Err(resp) => return resp,
+    };
+    let cmd = match inbound::parse_command(&body) {
+        Ok(c) => c,
+        Err(e) => return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": e.to_string() }))).into_response(),
+    };
+    if cmd.ssl_check {
+        return StatusCode::OK.into_response();
+    }
+    axum::Json(slash_request(&state.runtime, &slack, &cmd).await).into_response()
+}
+
+/// `/request <resource> [role] [for @user|email] [for 8h] [reason...]` -> the ephemeral answer.
+pub(super) async fn slash_request(runtime: &Runtime, slack: &SlackSurface, cmd: &signoff_slack::SlashCommand) -> Value {
+    let Some(requester) = directory_user(runtime, slack, &cmd.user()).await else {
+        return blocks::refused_reply(
+            "You are not in signoff's directory, so you cannot request access here. Ask an administrator to add your Slack account.",
+        );
+    };
+    let mut args = inbound::parse_request_text(&cmd.text);
+    let help = |typo: Option<&str>| {
+        let all = request::resources(runtime);
+        let pairs: Vec<(&str, &str)> = all.iter().map(|(i, n)| (i.as_str(), n.as_str())).collect();
+        blocks::help_reply(&pairs, typo)
+    };
+    let Some(typed) = args.resource.clone() else { return help(None) };
+    let Some(resource) = request::resolve_resource(runtime, &typed) else { return help(Some(&typed)) };
+    // A second word that is not a role of this resource starts the reason (`/request vpn for the demo`).
+    if let Some(role) = &args.role {
+        let known = runtime.catalog().directory.resource(&resource).is_some_and(|r| r.role(role).is_some());
+        if !known {
+            args = args.without_role();
+        }
+    }
+    let mut for_ = Vec::new();
+    for p in &args.for_ {
+        let found = match p {
+            Person::SlackUser(id) => {
+                directory_user(runtime, slack, &ChatUser { platform: signoff_port::Platform::Slack, id: id.clone() })
+                    .await
+            }
+            Person::Email(e) | Person::Name(e) => runtime.catalog().directory.user(e).map(|u| u.id.clone()),
+        };
+        match found {
+            Some(id) => for_.push(id),
+            None => {
+                let who = match p {
+                    Person::SlackUser(id) => format!("<@{id}>"),
+                    Person::Email(e) => e.clone(),
+                    Person::Name(n) => format!("@{n} (mention them, or use their email)"),
+                };
+                return blocks::refused_reply(&format!("{who} is not in signoff's directory."));
+            }
+        }
+    }
+    let outcome = request::create(
+        runtime,
+        ChatRequest { requester, resource, role: args.role, for_, duration: args.duration, reason: args.reason },
+    )
+    .await;
+    match outcome {
+        ChatRequestOutcome::Created { id, summary, asked } => {
+            let asked: Vec<&str> = asked.iter().map(String::as_str).collect();
+            blocks::confirmation_reply(&id, &summary, &asked)
+        }
+        ChatRequestOutcome::Help { typo } => help(typo.as_deref()),
+        ChatRequestOutcome::Refused(message) => blocks::refused_reply(&message),
+    }
+}
