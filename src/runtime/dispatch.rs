@@ -22,6 +22,34 @@ use crate::webhook::DeliveryError;
 /// The longest one delivery attempt may take (chat calls and the webhook both time out sooner on their own).
 pub(crate) const DELIVERY_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Delivered outbox rows are kept this long (to answer "was this sent, and when?"), then deleted, so the table
+/// does not grow forever. What happened stays in the audit trail.
+const RETAIN_DELIVERED: Duration = Duration::from_secs(7 * 86_400);
+/// How often the purge runs.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+/// Rows deleted per purge statement, so one purge never holds the writer for long.
+const PURGE_BATCH: i64 = 5_000;
+
+/// Deletes delivered rows older than [`RETAIN_DELIVERED`]; returns how many.
+async fn purge(inner: &Inner) -> Result<u64, sqlx::Error> {
+    let before = ms(crate::time::now()) - i64::try_from(RETAIN_DELIVERED.as_millis()).unwrap_or(i64::MAX / 2);
+    let mut total = 0;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE done_at IS NOT NULL AND done_at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(PURGE_BATCH)
+        .execute(inner.store.writer())
+        .await?
+        .rows_affected();
+        total += n;
+        if n < u64::try_from(PURGE_BATCH).unwrap_or(u64::MAX) {
+            return Ok(total);
+        }
+    }
+}
+
 /// A claimed row.
 #[derive(Debug, Clone)]
 struct Claimed {
@@ -47,9 +75,18 @@ enum Outcome {
 pub(super) async fn run(inner: Arc<Inner>) {
     let mut stopping = inner.stopping.subscribe();
     let mut inflight: JoinSet<()> = JoinSet::new();
+    let mut last_purge = Instant::now();
     loop {
         if *stopping.borrow() {
             break;
+        }
+        if last_purge.elapsed() >= PURGE_EVERY {
+            last_purge = Instant::now();
+            match purge(&inner).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(rows = n, "purged delivered outbox rows"),
+                Err(e) => tracing::warn!(error = %e, "purging delivered outbox rows failed"),
+            }
         }
         let room = inner.tuning.concurrency.saturating_sub(inflight.len());
         let claimed = if room > 0 { claim(&inner, room).await } else { Ok(Vec::new()) };
@@ -165,12 +202,15 @@ async fn deliver(inner: &Inner, row: Claimed) {
 }
 
 fn backoff(inner: &Inner, attempts: i64) -> Duration {
+    exp_delay(&inner.tuning, attempts)
+}
+
+/// `backoff_base * 2^(attempts - 1)`, capped at `backoff_max`, plus up to 20% jitter so retries from many rows
+/// do not arrive in step.
+fn exp_delay(tuning: &super::Tuning, attempts: i64) -> Duration {
     let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
-    let base = inner.tuning.backoff_base.saturating_mul(2u32.saturating_pow(exp));
-    let capped = base.min(inner.tuning.backoff_max);
-    // Up to 20% jitter, so retries from many rows do not arrive in step.
-    let jitter = capped.mul_f64(rand::random::<f64>() * 0.2);
-    capped + jitter
+    let capped = tuning.backoff_base.saturating_mul(2u32.saturating_pow(exp)).min(tuning.backoff_max);
+    capped + capped.mul_f64(rand::random::<f64>() * 0.2)
 }
 
 fn chat_outcome(inner: &Inner, attempts: i64, e: ChatError) -> Outcome {
@@ -394,4 +434,56 @@ async fn finish(inner: &Inner, row: &Claimed, outcome: Outcome) -> Result<(), sq
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::chat::Chat;
+    use crate::runtime::{Runtime, Tuning};
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn delivered_rows_older_than_the_retention_are_purged_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        let now = ms(crate::time::now());
+        let old = now - i64::try_from(RETAIN_DELIVERED.as_millis()).unwrap() - 1_000;
+        // (key, done_at): delivered long ago, delivered recently, never delivered (however old).
+        for (key, done) in [("old-done", Some(old)), ("new-done", Some(now)), ("old-pending", None)] {
+            sqlx::query(
+                "INSERT INTO outbox (key, kind, payload, due_at, done_at, created_at) VALUES ($1, 'notify', '{}', $2, $3, $2)",
+            )
+            .bind(key)
+            .bind(if done.is_some() { old } else { now + 3_600_000 })
+            .bind(done)
+            .execute(store.writer())
+            .await
+            .unwrap();
+        }
+        let rt = Runtime::start(store.clone(), Arc::new(Catalog::empty()), Chat::default(), None, Tuning::default());
+
+        let purged = purge(&rt.inner).await.unwrap();
+
+        assert_eq!(purged, 1);
+        let left: Vec<String> =
+            sqlx::query_scalar("SELECT key FROM outbox ORDER BY key").fetch_all(store.reader()).await.unwrap();
+        assert_eq!(left, ["new-done", "old-pending"]);
+        rt.shutdown().await;
+    }
+
+    #[test]
+    fn retry_delays_double_up_to_the_cap() {
+        let t = Tuning::default();
+        let base = t.backoff_base.as_secs_f64();
+        let cap = t.backoff_max.as_secs_f64();
+        for (attempt, expected) in [(1, base), (2, 2.0 * base), (3, 4.0 * base), (40, cap)] {
+            let d = exp_delay(&t, attempt).as_secs_f64();
+            // Up to 20% jitter on top.
+            assert!(d >= expected && d <= expected * 1.2 + 1e-9, "attempt {attempt}: {d} vs {expected}");
+        }
+    }
 }
