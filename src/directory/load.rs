@@ -367,15 +367,13 @@ impl RawDirectory {
         let mut groups = Vec::with_capacity(self.groups.len());
         for (g, source) in &self.groups {
             let mut resolve_all = |list: &[Spanned<String>], what: &str| -> Vec<UserId> {
-                let mut out: Vec<UserId> = Vec::with_capacity(list.len());
+                let mut out = Unique::with_capacity(list.len());
                 for r in list {
-                    if let Some(id) = resolve_user(r, what, diags)
-                        && !out.contains(&id)
-                    {
+                    if let Some(id) = resolve_user(r, what, diags) {
                         out.push(id);
                     }
                 }
-                out
+                out.into_vec()
             };
             let members = resolve_all(&g.members, "member");
             let owners = resolve_all(&g.owners, "owner");
@@ -437,7 +435,7 @@ impl RawDirectory {
         let resource_ids: Vec<String> = self.resources.iter().map(|p| p.raw.id.value.clone()).collect();
         // A principal in an admin or owner list is a user or a group (expanded to its members).
         let principals = |list: &[Spanned<String>], what: &str, diags: &mut Diagnostics| -> Vec<UserId> {
-            let mut out: Vec<UserId> = Vec::new();
+            let mut out = Unique::with_capacity(list.len());
             for p in list {
                 let found: Vec<UserId> = if let Some(&i) = index.get(&p.value.trim().to_lowercase()) {
                     vec![self.users[i].id.value.trim().to_owned()]
@@ -459,12 +457,10 @@ impl RawDirectory {
                     Vec::new()
                 };
                 for id in found {
-                    if !out.contains(&id) {
-                        out.push(id);
-                    }
+                    out.push(id);
                 }
             }
-            out
+            out.into_vec()
         };
         // Kept for the cycle check below, which reports at the `parent` value like the group check does.
         let parent_links: Vec<(Spanned<String>, Option<Spanned<String>>)> =
@@ -735,5 +731,43 @@ impl<'de> Deserialize<'de> for AttrValue {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A list of user ids in first-seen order without repeats. Groups are large (a company-wide group holds every
+/// user), so the repeat check is a hash lookup: a linear `Vec::contains` made loading a 10,000-member group
+/// quadratic, most of a 10,000-user directory's load time.
+struct Unique {
+    seen: HashSet<UserId>,
+    order: Vec<UserId>,
+}
+
+impl Unique {
+    fn with_capacity(n: usize) -> Unique {
+        Unique { seen: HashSet::with_capacity(n), order: Vec::with_capacity(n) }
+    }
+
+    fn push(&mut self, id: UserId) {
+        if self.seen.insert(id.clone()) {
+            self.order.push(id);
+        }
+    }
+
+    fn into_vec(self) -> Vec<UserId> {
+        self.order
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Unique;
+
+    #[test]
+    fn unique_keeps_the_first_occurrence_of_each_id_in_order() {
+        let mut u = Unique::with_capacity(4);
+        for id in ["kim", "max", "kim", "sam", "max"] {
+            u.push(id.to_owned());
+        }
+        assert_eq!(u.into_vec(), ["kim", "max", "sam"]);
     }
 }
