@@ -4,9 +4,14 @@
 //! Every request is verified (`v0` HMAC-SHA256, 5-minute window) on its raw bytes before anything is
 //! parsed; a failure is answered 401 and audited. Every request is acknowledged within Slack's 3 seconds:
 //! the decision is committed (milliseconds, group-committed), then answered; chat messages are updated by the
-//! outbox afterwards, like every other delivery.
+//! outbox afterwards, like every other delivery. Some answers need Slack itself (a clicker without a
+//! `slack_id` is found with `users.info`, "Deny with reason…" calls `views.open`), and Slack can be slow:
+//! handling runs on its own task, and whatever is not ready at [`ACK_DEADLINE`] is acknowledged anyway and
+//! finishes afterwards (a click's decision still lands, a command's reply goes to its `response_url`).
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -26,6 +31,15 @@ use crate::chat::request::{self, ChatRequest, ChatRequestOutcome};
 use crate::engine::Decision;
 use crate::runtime::Runtime;
 use crate::time::Duration;
+
+/// How long handling a Slack request may take before it is acknowledged anyway: Slack shows the person an error
+/// when the answer takes more than 3 seconds, and the rest is margin for the network.
+/// <https://docs.slack.dev/interactivity/handling-user-interaction#acknowledgment_response>
+const ACK_DEADLINE: StdDuration = StdDuration::from_millis(2500);
+
+/// What a slash command's acknowledgement says when its real answer is not ready at [`ACK_DEADLINE`]; the answer
+/// follows through the command's `response_url`.
+const WORKING_ON_IT: &str = "Working on it…";
 
 /// What the Slack routes need.
 pub struct SlackSurface {
@@ -79,10 +93,66 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
         Ok(i) => i,
         Err(e) => return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": e.to_string() }))).into_response(),
     };
-    match interaction_reply(&state.runtime, &slack, interaction).await {
+    match acknowledged_reply(&state.runtime, &slack, interaction).await {
         Some(body) => axum::Json(body).into_response(),
         None => StatusCode::OK.into_response(),
     }
+}
+
+/// Runs `work` on its own task and returns its result if it is ready within [`ACK_DEADLINE`]. Otherwise returns
+/// `None` at the deadline, so that the request can be acknowledged in time, and `work` carries on; its result
+/// then goes to `late`. Running on its own task also means a caller that hangs up does not cancel a decision
+/// half-way.
+async fn in_time<T, L, F>(work: impl Future<Output = T> + Send + 'static, late: L) -> Option<T>
+where
+    T: Send + 'static,
+    L: FnOnce(T) -> F + Send + 'static,
+    F: Future<Output = ()> + Send,
+{
+    let (tx, mut rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let result = work.await;
+        if let Err(result) = tx.send(result) {
+            late(result).await;
+        }
+    });
+    match tokio::time::timeout(ACK_DEADLINE, &mut rx).await {
+        Ok(result) => result.ok(),
+        Err(_) => {
+            // Closing first means a result is either taken here or handed to `late`, never lost in between.
+            rx.close();
+            rx.try_recv().ok()
+        }
+    }
+}
+
+/// [`interaction_reply`] within [`ACK_DEADLINE`]: the body to answer with, if any and if ready in time.
+async fn acknowledged_reply(runtime: &Runtime, slack: &Arc<SlackSurface>, interaction: Interaction) -> Option<Value> {
+    let (runtime, slack) = (runtime.clone(), slack.clone());
+    let work = async move { interaction_reply(&runtime, &slack, interaction).await };
+    in_time(work, |late: Option<Value>| async move {
+        if let Some(body) = late {
+            // Only a refused modal submission answers with a body; the modal has closed by now.
+            tracing::warn!(%body, "a Slack form's refusal was ready only after the acknowledgement; it was not shown");
+        }
+    })
+    .await
+    .flatten()
+}
+
+/// [`slash_request`] within [`ACK_DEADLINE`]: its reply, or, when it is not ready in time, a short "working on
+/// it" while the reply goes to the command's `response_url` when it is.
+async fn acknowledged_command(runtime: &Runtime, slack: &Arc<SlackSurface>, cmd: signoff_slack::SlashCommand) -> Value {
+    let (runtime, slack) = (runtime.clone(), slack.clone());
+    let adapter = slack.adapter.clone();
+    let response_url = cmd.response_url.clone();
+    let work = async move { slash_request(&runtime, &slack, &cmd).await };
+    let late = |reply: Value| async move {
+        if let Err(e) = adapter.respond(&response_url, &reply).await {
+            tracing::warn!(error = %e, "could not send a late /request reply to Slack");
+        }
+    };
+    in_time(work, late).await.unwrap_or_else(|| json!({ "response_type": "ephemeral", "text": WORKING_ON_IT }))
 }
 
 /// Handles a verified interaction (from HTTP or Socket Mode); returns the body to answer with, if any.
@@ -148,12 +218,13 @@ pub struct SocketBridge {
 impl signoff_slack::SocketHandler for SocketBridge {
     fn interaction(&self, interaction: Interaction) -> signoff_port::BoxFuture<'_, ()> {
         Box::pin(async move {
-            let _ = interaction_reply(&self.runtime, &self.slack, interaction).await;
+            // The envelope is acknowledged when this returns: within the deadline, like the HTTP route.
+            let _ = acknowledged_reply(&self.runtime, &self.slack, interaction).await;
         })
     }
 
     fn command(&self, command: signoff_slack::SlashCommand) -> signoff_port::BoxFuture<'_, Value> {
-        Box::pin(async move { slash_request(&self.runtime, &self.slack, &command).await })
+        Box::pin(async move { acknowledged_command(&self.runtime, &self.slack, command).await })
     }
 }
 
@@ -225,7 +296,7 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     if cmd.ssl_check {
         return StatusCode::OK.into_response();
     }
-    axum::Json(slash_request(&state.runtime, &slack, &cmd).await).into_response()
+    axum::Json(acknowledged_command(&state.runtime, &slack, cmd).await).into_response()
 }
 
 /// `/request <resource> [role] [for @user|email] [for 8h] [reason...]` -> the ephemeral answer.

@@ -10,6 +10,10 @@
 //!   URL: each test creates `signoff_t_<random>` there and drops it afterwards).
 //! - [`WebhookReceiver`] is a provisioning endpoint that records and verifies every delivery and can be
 //!   told to fail or hang.
+//! - [`AppOptions::slack`] and [`AppOptions::discord`] make the app chat through the config's real
+//!   `SlackAdapter` and `DiscordAdapter`, pointed at a [`FakeSlack`] ([`fake_slack`]) or a [`FakeDiscord`]
+//!   ([`fake_discord`]) on another local port; [`TestApp::slack_post`] and [`ApiClient::discord_post`] call
+//!   the app as Slack and Discord do, signed with the secret and key the app was configured with.
 //! - `TEST_LOG=1` turns tracing output on (`RUST_LOG` filters it, default `info`).
 //! - [`write_config`] and [`signoff_command`] run the built binary on an app's database.
 //!
@@ -67,6 +71,12 @@ use signoff::runtime::{Runtime, Tuning};
 use signoff::source::{self, Format};
 use signoff::store::Store;
 use signoff_port::{ChatAdapter, ChatUser, MessageRef, Notification, Platform, PromptClosing, PromptMessage};
+
+pub mod fake_discord;
+pub mod fake_slack;
+
+pub use fake_discord::FakeDiscord;
+pub use fake_slack::FakeSlack;
 use sqlx::Connection;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -104,14 +114,28 @@ pub fn slack_id(user: &str) -> String {
     format!("U0{}", user.split('@').next().unwrap_or(user).to_uppercase())
 }
 
-/// The default people, groups and resources (one directory document).
+/// The Discord id (a snowflake) every default user has, derived from their id so that tests can predict it.
+pub fn discord_id(user: &str) -> String {
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in user.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (310_000_000_000_000_000 + hash % 1_000_000_000_000_000).to_string()
+}
+
+/// The default people, groups and resources (one directory document). Everyone has a `slack_id`
+/// ([`slack_id`]) and a `discord_id` ([`discord_id`]); which of them is used depends on the platforms the
+/// app chats on.
 pub fn default_directory() -> String {
     let person = |id: &str, name: &str, manager: Option<&str>, dept: &str, extra: &str| {
         let manager = manager.map(|m| format!("    manager: {m}\n")).unwrap_or_default();
         format!(
             "  - id: {id}\n    name: {name}\n{manager}    department: {dept}\n    work_status: FULL_TIME\n    \
-             slack_id: {}\n{extra}",
-            slack_id(id)
+             slack_id: {}\n    discord_id: \"{}\"\n{extra}",
+            slack_id(id),
+            discord_id(id)
         )
     };
     let mut users = vec![
@@ -349,6 +373,34 @@ pub struct AppOptions {
     pub policies: Vec<String>,
     /// Workflow defaults and the risk mapping.
     pub settings: Settings,
+    /// Chat on Slack through the config's real adapter, pointed at a fake Slack, instead of `platforms`.
+    pub slack: Option<SlackSetup>,
+    /// Chat on Discord through the config's real adapter, pointed at a fake Discord, instead of `platforms`.
+    pub discord: Option<DiscordSetup>,
+}
+
+/// `[slack]` for an app that talks to a fake Slack ([`AppOptions::slack`]).
+#[derive(Debug, Clone)]
+pub struct SlackSetup {
+    /// `[slack] api_url`: the fake's Web API.
+    pub api_url: String,
+    /// `[slack] signing_secret`: what the tests sign callbacks with.
+    pub signing_secret: String,
+    /// `[slack] bot_token`: what the fake accepts.
+    pub bot_token: String,
+}
+
+/// `[discord]` for an app that talks to a fake Discord ([`AppOptions::discord`]).
+#[derive(Debug, Clone)]
+pub struct DiscordSetup {
+    /// `[discord] api_url`: the fake's REST API.
+    pub api_url: String,
+    /// `[discord] application_id`.
+    pub application_id: String,
+    /// `[discord] public_key`: the public half of [`fake_discord::signing_key`].
+    pub public_key: [u8; 32],
+    /// `[discord] bot_token`: what the fake accepts.
+    pub bot_token: String,
 }
 
 impl Default for AppOptions {
@@ -362,6 +414,8 @@ impl Default for AppOptions {
             directory: vec![default_directory()],
             policies: vec![DEFAULT_POLICIES.to_owned()],
             settings: Settings::default(),
+            slack: None,
+            discord: None,
         }
     }
 }
@@ -387,6 +441,32 @@ impl AppOptions {
     /// Chat through recording adapters for these platforms.
     pub fn platforms(mut self, platforms: impl IntoIterator<Item = Platform>) -> Self {
         self.platforms = platforms.into_iter().collect();
+        self
+    }
+
+    /// Chat on Slack for real: the app builds its `SlackAdapter` from `[slack]`, with `api_url` pointing at
+    /// `fake`, the bot token the fake accepts and [`fake_slack::SIGNING_SECRET`] (which
+    /// [`TestApp::slack_post`] signs with). The recording adapters of [`platforms`](Self::platforms) are
+    /// not used then.
+    pub fn slack(mut self, fake: &FakeSlack) -> Self {
+        self.slack = Some(SlackSetup {
+            api_url: fake.api_url(),
+            signing_secret: fake_slack::SIGNING_SECRET.to_owned(),
+            bot_token: fake_slack::BOT_TOKEN.to_owned(),
+        });
+        self
+    }
+
+    /// Chat on Discord for real: the app builds its `DiscordAdapter` from `[discord]`, with `api_url`
+    /// pointing at `fake`, the bot token it accepts, [`fake_discord::APPLICATION_ID`] and the public half of
+    /// [`fake_discord::signing_key`] (which [`TestApp::discord_post`] signs with).
+    pub fn discord(mut self, fake: &FakeDiscord) -> Self {
+        self.discord = Some(DiscordSetup {
+            api_url: fake.api_url(),
+            application_id: fake_discord::APPLICATION_ID.to_owned(),
+            public_key: fake_discord::public_key(),
+            bot_token: fake_discord::BOT_TOKEN.to_owned(),
+        });
         self
     }
 
@@ -489,6 +569,8 @@ pub struct TestApp {
     /// closes its pools on shutdown).
     store: Store,
     adapters: Vec<MemoryAdapter>,
+    /// How the app's `[slack]` is set, when it chats with a fake Slack.
+    slack: Option<SlackSetup>,
     api: ApiClient,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
@@ -516,10 +598,24 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
         config.webhooks.url = Some(url.clone());
         config.webhooks.secret = Some(SecretString::from(secret.clone()));
     }
-    let adapters: Vec<MemoryAdapter> = opts.platforms.iter().map(|p| MemoryAdapter::new(*p)).collect();
+    if let Some(slack) = &opts.slack {
+        config.slack.api_url = slack.api_url.clone();
+        config.slack.signing_secret = Some(SecretString::from(slack.signing_secret.clone()));
+        config.slack.bot_token = Some(SecretString::from(slack.bot_token.clone()));
+    }
+    if let Some(discord) = &opts.discord {
+        config.discord.api_url = discord.api_url.clone();
+        config.discord.application_id = Some(discord.application_id.clone());
+        config.discord.public_key = Some(discord.public_key);
+        config.discord.bot_token = Some(SecretString::from(discord.bot_token.clone()));
+    }
+    // With a fake platform, the config's real adapters chat (`chat: None`); else the recording ones.
+    let real_chat = opts.slack.is_some() || opts.discord.is_some();
+    let adapters: Vec<MemoryAdapter> =
+        if real_chat { Vec::new() } else { opts.platforms.iter().map(|p| MemoryAdapter::new(*p)).collect() };
     let chat: Vec<Arc<dyn ChatAdapter>> =
         adapters.iter().map(|a| Arc::new(a.clone()) as Arc<dyn ChatAdapter>).collect();
-    let options = Options { chat: Some(chat), tuning: opts.tuning.clone(), catalog: Some(catalog) };
+    let options = Options { chat: (!real_chat).then_some(chat), tuning: opts.tuning.clone(), catalog: Some(catalog) };
     let app = Application::build(&config, options).await.unwrap_or_else(|e| panic!("signoff did not start: {e:#}"));
     let store = Store::connect(&config.database.url).await.unwrap_or_else(|e| panic!("test connection: {e}"));
     let addr = app.local_addr();
@@ -534,6 +630,7 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
         runtime,
         store,
         adapters,
+        slack: opts.slack.clone(),
         api: ApiClient {
             base: format!("http://{addr}"),
             token: opts.tokens.first().cloned().unwrap_or_default(),
@@ -611,6 +708,48 @@ impl ApiClient {
             Ok(Err(e)) => Response { status: 0, headers: HeaderMap::new(), text: format!("no answer: {e}") },
             Err(_) => Response { status: 0, headers: HeaderMap::new(), text: "no answer within 30s".to_owned() },
         }
+    }
+
+    /// `POST path` with this raw body and these headers, and no API token: how Slack and Discord call.
+    pub async fn post_with_headers(&self, path: &str, body: &[u8], headers: &[(&str, String)]) -> Response {
+        let mut req = hyper::Request::builder().method("POST").uri(format!("{}{path}", self.base_url()));
+        for (name, value) in headers {
+            req = req.header(*name, value.as_str());
+        }
+        let req = req.body(Full::new(Bytes::from(body.to_vec()))).expect("a valid request");
+        match tokio::time::timeout(Duration::from_secs(30), self.client.request(req)).await {
+            Ok(Ok(resp)) => {
+                let status = resp.status().as_u16();
+                let headers = resp.headers().clone();
+                let bytes = resp.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                Response { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
+            }
+            Ok(Err(e)) => Response { status: 0, headers: HeaderMap::new(), text: format!("no answer: {e}") },
+            Err(_) => Response { status: 0, headers: HeaderMap::new(), text: "no answer within 30s".to_owned() },
+        }
+    }
+
+    /// `POST path` as Slack sends it: form-encoded, signed now with `secret` (`v0:{ts}:{body}`).
+    pub async fn slack_post_signed(&self, path: &str, body: &str, secret: &str) -> Response {
+        let ts = fake_slack::now_unix();
+        let headers = [
+            ("content-type", "application/x-www-form-urlencoded".to_owned()),
+            ("x-slack-request-timestamp", ts.to_string()),
+            ("x-slack-signature", fake_slack::sign(secret, ts, body.as_bytes())),
+        ];
+        self.post_with_headers(path, body.as_bytes(), &headers).await
+    }
+
+    /// `POST /discord/interactions` as Discord sends it: JSON, signed now with the test key.
+    pub async fn discord_post(&self, interaction: &Value) -> Response {
+        let body = interaction.to_string();
+        let ts = fake_slack::now_unix().to_string();
+        let headers = [
+            ("content-type", "application/json".to_owned()),
+            ("x-signature-timestamp", ts.clone()),
+            ("x-signature-ed25519", fake_discord::sign(&fake_discord::signing_key(), &ts, body.as_bytes())),
+        ];
+        self.post_with_headers("/discord/interactions", body.as_bytes(), &headers).await
     }
 
     /// `GET path` with the API token.
@@ -746,6 +885,49 @@ impl TestApp {
     /// The runtime (its store, catalog; direct calls).
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
+    }
+
+    /// `POST path` (`/slack/interactions`, `/slack/commands`) signed as Slack signs it, with the app's
+    /// signing secret.
+    pub async fn slack_post(&self, path: &str, body: &str) -> Response {
+        let secret = self.slack.as_ref().map_or(fake_slack::SIGNING_SECRET.to_owned(), |s| s.signing_secret.clone());
+        self.api.slack_post_signed(path, body, &secret).await
+    }
+
+    /// A signed `POST /slack/interactions` with this payload (`payload=<JSON>`).
+    pub async fn slack_interaction(&self, payload: &Value) -> Response {
+        self.slack_post("/slack/interactions", &fake_slack::form_payload(payload)).await
+    }
+
+    /// `clicker` clicks the button whose `action_id` contains `word` on a Slack message; returns signoff's
+    /// answer and the `response_url` the click carried.
+    pub async fn slack_click(
+        &self,
+        fake: &FakeSlack,
+        clicker: &str,
+        message: &fake_slack::Message,
+        word: &str,
+    ) -> (Response, String) {
+        let (block_id, button) = message.button(word);
+        let response_url = fake.response_url();
+        let payload = fake_slack::click_payload(clicker, message, &block_id, &button, &response_url);
+        (self.slack_interaction(&payload).await, response_url)
+    }
+
+    /// A signed `/request` from Slack user `user` with this text; returns signoff's answer.
+    pub async fn slack_command(&self, fake: &FakeSlack, user: &str, text: &str) -> Response {
+        self.slack_post("/slack/commands", &fake_slack::slash_command_body(user, text, &fake.response_url())).await
+    }
+
+    /// Audit rows of one kind (`refused`, ...), newest last, as `(actor, detail)`.
+    pub async fn audit_rows(&self, kind: &str) -> Vec<(Option<String>, Value)> {
+        let rows: Vec<(Option<String>, String)> =
+            sqlx::query_as("SELECT actor, detail FROM audit WHERE kind = $1 ORDER BY seq")
+                .bind(kind.to_owned())
+                .fetch_all(self.store().reader())
+                .await
+                .unwrap_or_else(|e| panic!("[{}] reading the audit trail: {e}", self.db_kind));
+        rows.into_iter().map(|(a, d)| (a, serde_json::from_str(&d).unwrap_or(Value::Null))).collect()
     }
 
     /// The store, for direct SQL checks (the test's own connection).

@@ -180,14 +180,28 @@ impl SlackAdapter {
     }
 
     /// Posts a reply to an interaction's or a command's `response_url` (such as [`blocks::refused_reply`] or
-    /// [`blocks::closed_reply`]). Our token is not sent: the URL is its own credential.
+    /// [`blocks::closed_reply`]), exactly as built. Our token is not sent: the URL is its own credential.
+    ///
+    /// The JSON goes out as is, through slack-morphism's connector, rather than as its
+    /// `SlackApiPostWebhookMessageRequest`: that type has no `response_type`, so a refusal sent through it lost
+    /// `"response_type": "ephemeral"` and relied on Slack's default to stay private.
     pub async fn respond(&self, response_url: &str, reply: &Value) -> Result<(), ChatError> {
         let url =
             url::Url::parse(response_url).map_err(|_| ChatError::Permanent("response_url: not a URL".to_owned()))?;
-        let mut req = SlackApiPostWebhookMessageRequest::new(content(reply));
-        req.replace_original = reply.get("replace_original").and_then(Value::as_bool);
-        req.delete_original = reply.get("delete_original").and_then(Value::as_bool);
-        self.call("response_url", Lane::Interactive, self.client.post_webhook_message(&url, &req)).await?;
+        let span = tracing::debug_span!("Slack response_url");
+        let context = SlackClientApiCallContext {
+            rate_control_params: None,
+            token: None,
+            tracing_span: &span,
+            // The URL carries a secret: slack-morphism keeps it out of its logs.
+            is_sensitive_url: true,
+        };
+        let post = self
+            .client
+            .http_api
+            .connector
+            .http_post_uri::<Value, SlackApiPostWebhookMessageResponse>(url, reply, context);
+        self.call("response_url", Lane::Interactive, post).await?;
         Ok(())
     }
 
