@@ -4,14 +4,16 @@
 //!
 //! Everything is built in memory and is deterministic: fixed ids, fixed timestamps, no clock.
 //!
-//! Run with `cargo bench --bench engine`.
+//! Run with `cargo bench --bench engine` (wall clock) or `BENCH_CLOCK=cpu cargo bench --bench engine` (CPU
+//! time of the measuring thread; see `benches/common/clock.rs`).
 
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, WallTime};
+use criterion::{BatchSize, Criterion, Throughput};
 
 use signoff::catalog::{Catalog, Settings};
 use signoff::diag::Diagnostics;
@@ -20,6 +22,9 @@ use signoff::engine::{self, Decision, Event, Item, ItemSpec, ItemStatus, PromptS
 use signoff::policy::Policies;
 use signoff::source::{self, Format};
 use signoff::time::Timestamp;
+
+#[path = "common/clock.rs"]
+mod clock;
 
 /// Members of the big group.
 const MEMBERS: usize = 1_000;
@@ -132,7 +137,7 @@ fn apply(cat: &Catalog, item: &Item, event: &Event) -> Item {
     engine::apply(cat, item, event).expect("event accepted").0
 }
 
-fn engine_benches(c: &mut Criterion) {
+fn engine_benches<M: Measurement>(c: &mut Criterion<M>) {
     let cat = catalog();
     let two = start(&cat, QUORUM_2);
     let all = start(&cat, QUORUM_ALL);
@@ -155,6 +160,7 @@ fn engine_benches(c: &mut Criterion) {
     assert_eq!(check.status, ItemStatus::Approved);
 
     let mut g = c.benchmark_group("engine_1000_members");
+    clock::tune(&mut g, 10);
 
     g.throughput(Throughput::Elements(1));
     g.bench_function("start_2_of_1000", |b| {
@@ -206,6 +212,7 @@ fn engine_benches(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("item_state_json_1000_prompts");
+    clock::tune(&mut g, 10);
     let bytes = serde_json::to_vec(&two).expect("serializes");
     let settled_bytes = serde_json::to_vec(&settled).expect("serializes");
     // Positions of policy expressions are not serialized (`Expr::loc` is `serde(skip)`), so compare the
@@ -238,5 +245,6 @@ fn engine_benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, engine_benches);
-criterion_main!(benches);
+fn main() {
+    clock::main_with(engine_benches::<WallTime>, engine_benches::<clock::ThreadCpuTime>);
+}
