@@ -276,6 +276,56 @@ async fn denying_by_button_denies_and_closes_the_prompt_in_the_response() {
 }
 
 #[tokio::test]
+async fn deny_with_reason_opens_a_form_and_its_submission_denies_with_that_comment() {
+    for db in test_databases() {
+        bounded(async {
+            // Arrange
+            let fake = FakeDiscord::start().await;
+            let app = discord_app(&db, &fake, AppOptions::new().workflow("KIM_ONLY", &kim_only())).await;
+            let id = id_of(&app.create_ok(json!({ "requester": ANA, "resource": "kim-only" })).await);
+            let kim = discord_id(KIM);
+            let prompt = fake.wait_for_prompts(&[&kim]).await.remove(0);
+
+            // Act 1: the button opens the form, and decides nothing.
+            let opened =
+                app.discord_post(&fake_discord::click(&kim, &prompt, &prompt.button("Deny with reason…"))).await;
+
+            // Assert 1
+            assert_eq!(opened.status, 200, "[{db}] {}", opened.text);
+            let modal = opened.json();
+            assert_eq!(modal["type"], 9, "[{db}] {modal}");
+            assert_eq!(modal["data"]["custom_id"], prompt.button("Deny with reason…")["custom_id"], "[{db}] {modal}");
+            assert_eq!(app.request_view(&id).await["state"], "requested", "[{db}] opening the form decides nothing");
+
+            // Act 2: submitting it denies, with the reason.
+            let reason = "Not on call this week; ask Max.";
+            let submitted = app.discord_post(&fake_discord::submit(&kim, &prompt, &modal, reason)).await;
+
+            // Assert 2: the prompt closes in the response, the decision carries the reason, the requester sees it.
+            assert_eq!(submitted.status, 200, "[{db}] {}", submitted.text);
+            let reply = submitted.json();
+            assert_eq!(reply["type"], 7, "[{db}] {reply}");
+            assert_eq!(reply["data"]["components"], json!([]), "[{db}] {reply}");
+            let view = app.wait_for_state(&id, "denied").await;
+            assert_eq!(decisions(&view)[0]["verdict"], "deny", "[{db}] {view}");
+            assert_eq!(decisions(&view)[0]["comment"], reason, "[{db}] {view}");
+            fake.wait_for("the requester is told why on Discord", |f| {
+                f.messages_to(&discord_id(ANA)).iter().any(|m| m.all_text().contains("Not on call this week"))
+            })
+            .await;
+
+            // A second submission of the same form is refused privately.
+            let again = app.discord_post(&fake_discord::submit(&kim, &prompt, &modal, "again")).await;
+            assert_eq!(again.status, 200, "[{db}] {}", again.text);
+            assert_eq!(again.json()["type"], 4, "[{db}] {}", again.text);
+            assert_eq!(again.json()["data"]["flags"], 64, "[{db}] {}", again.text);
+            assert_eq!(decisions(&app.request_view(&id).await).len(), 1, "[{db}] one decision");
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
 async fn a_click_by_someone_else_is_refused_ephemerally_and_changes_nothing() {
     for db in test_databases() {
         bounded(async {

@@ -1,5 +1,5 @@
 //! Discord: `POST /discord/interactions` (PING, the `/request` command and its autocomplete, button and
-//! select clicks). <https://discord.com/developers/docs/interactions/receiving-and-responding>
+//! select clicks, the deny-reason form). <https://discord.com/developers/docs/interactions/receiving-and-responding>
 //!
 //! Every request is verified with the application's Ed25519 public key on its raw bytes before anything is
 //! parsed; a failure is answered 401 and audited. The clicked message is updated in the interaction
@@ -83,6 +83,19 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
                 },
             };
             respond::click_reply(&reply)
+        }
+        Inbound::AskReason { token, clicker } => {
+            // Someone who cannot answer is told now, not after writing a reason; whether they may deny this prompt
+            // is decided when the form comes back, in the same commit as the denial.
+            if state.runtime.catalog().directory.user_by_discord(&clicker).is_none() {
+                refused_click(&state.runtime, "discord", &clicker, "not in the directory").await;
+                respond::click_reply(&click::not_in_directory("Discord"))
+            } else {
+                respond::reason_modal(&token).unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "could not build the deny-reason form");
+                    respond::ephemeral("signoff could not open the form; use Deny, or try again.")
+                })
+            }
         }
         Inbound::Unknown(what) => {
             tracing::debug!(%what, "Discord interaction not for signoff");

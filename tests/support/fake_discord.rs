@@ -404,6 +404,35 @@ pub fn click(user: &str, message: &Message, component: &Value) -> Value {
     i
 }
 
+/// `user` submits a form (`modal`, the type-9 response a click got) from `message`, with `value` in its text
+/// input, as Discord sends a MODAL_SUBMIT: the modal's `custom_id` and, per action row, the input's
+/// `custom_id` and value.
+#[allow(dead_code)]
+pub fn submit(user: &str, message: &Message, modal: &Value, value: &str) -> Value {
+    let mut i = click(user, message, &json!({}));
+    i["type"] = json!(5);
+    let rows: Vec<Value> = modal["data"]["components"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|row| {
+                    let inputs: Vec<Value> = row["components"]
+                        .as_array()
+                        .map(|c| {
+                            c.iter()
+                                .map(|c| json!({ "type": 4, "custom_id": c["custom_id"], "value": value }))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    json!({ "type": 1, "components": inputs })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    i["data"] = json!({ "custom_id": modal["data"]["custom_id"], "components": rows });
+    i
+}
+
 /// `user` runs `/request` in a server, with these options (`[("resource", "salesforce"), ...]`).
 pub fn command(user: &str, options: &[(&str, Value)]) -> Value {
     let mut i = envelope(2);

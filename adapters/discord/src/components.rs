@@ -4,7 +4,8 @@
 //! with the request's details, and legacy components
 //! (<https://discord.com/developers/docs/components/reference>):
 //!
-//! - row 1: Approve (button style 3, success) and Deny (style 4, danger);
+//! - row 1: Approve (button style 3, success), Deny (style 4, danger) and "Deny with reason…" (style 2,
+//!   secondary), which opens a form for the reason ([`crate::respond::reason_modal`]);
 //! - row 2, when the item offers shorter durations: "Approve for 1h", ... (success, at most 5);
 //! - row 3, when escalation is allowed: a user select (component type 5) to hand the decision to someone.
 //!
@@ -107,6 +108,9 @@ pub fn prompt_components(prompt: &PromptMessage) -> Result<Vec<CreateActionRow>,
     let mut rows = vec![CreateActionRow::Buttons(vec![
         CreateButton::new(CustomId::approve(token, None).encode()?).label("Approve").style(ButtonStyle::Success),
         CreateButton::new(CustomId::deny(token).encode()?).label("Deny").style(ButtonStyle::Danger),
+        CreateButton::new(CustomId::deny_with_reason(token).encode()?)
+            .label("Deny with reason…")
+            .style(ButtonStyle::Secondary),
     ])];
 
     let mut shorter: Vec<CreateButton> = Vec::new();
@@ -279,7 +283,8 @@ mod tests {
                     "type": 1,
                     "components": [
                         { "type": 2, "style": 3, "label": "Approve", "custom_id": format!("so:a:{TOKEN}"), "disabled": false },
-                        { "type": 2, "style": 4, "label": "Deny", "custom_id": format!("so:d:{TOKEN}"), "disabled": false }
+                        { "type": 2, "style": 4, "label": "Deny", "custom_id": format!("so:d:{TOKEN}"), "disabled": false },
+                        { "type": 2, "style": 2, "label": "Deny with reason…", "custom_id": format!("so:r:{TOKEN}"), "disabled": false }
                     ]
                 }],
                 "sticker_ids": [],
@@ -316,7 +321,8 @@ mod tests {
             json!([
                 { "type": 1, "components": [
                     { "type": 2, "style": 3, "label": "Approve", "custom_id": format!("so:a:{TOKEN}"), "disabled": false },
-                    { "type": 2, "style": 4, "label": "Deny", "custom_id": format!("so:d:{TOKEN}"), "disabled": false }
+                    { "type": 2, "style": 4, "label": "Deny", "custom_id": format!("so:d:{TOKEN}"), "disabled": false },
+                        { "type": 2, "style": 2, "label": "Deny with reason…", "custom_id": format!("so:r:{TOKEN}"), "disabled": false }
                 ]},
                 { "type": 1, "components": [
                     { "type": 2, "style": 3, "label": "Approve for 1h", "custom_id": format!("so:a:{TOKEN}:1h"), "disabled": false },

@@ -10,6 +10,7 @@
 //! | Approve | `so:a:<token>` |
 //! | Approve for a shorter time | `so:a:<token>:<duration>`, e.g. `so:a:<token>:4h` |
 //! | Deny | `so:d:<token>` |
+//! | Deny with reason (button, and the modal it opens) | `so:r:<token>` |
 //! | Hand to someone else (user select) | `so:e:<token>` |
 //!
 //! `so` marks the id as signoff's, so a component of any other scheme parses as "not ours" rather than as an
@@ -43,6 +44,9 @@ pub enum Action {
     },
     /// Deny.
     Deny,
+    /// Deny with a reason: on the button, open the reason form; on the form's submission, deny with what was
+    /// written.
+    DenyWithReason,
     /// Hand the decision to the user picked in the select.
     Escalate,
 }
@@ -81,6 +85,11 @@ impl CustomId {
         Self { action: Action::Deny, token: token.into() }
     }
 
+    /// A Deny-with-reason id (the button and the modal it opens).
+    pub fn deny_with_reason(token: impl Into<String>) -> Self {
+        Self { action: Action::DenyWithReason, token: token.into() }
+    }
+
     /// An Escalate (user select) id.
     pub fn escalate(token: impl Into<String>) -> Self {
         Self { action: Action::Escalate, token: token.into() }
@@ -100,6 +109,7 @@ impl CustomId {
                 format!("{SCHEME}:a:{}:{d}", self.token)
             }
             Action::Deny => format!("{SCHEME}:d:{}", self.token),
+            Action::DenyWithReason => format!("{SCHEME}:r:{}", self.token),
             Action::Escalate => format!("{SCHEME}:e:{}", self.token),
         };
         debug_assert!(id.len() <= MAX_LEN);
@@ -123,6 +133,7 @@ impl CustomId {
             (Some("a"), None) => Action::Approve { duration: None },
             (Some("a"), Some(d)) if valid_duration(d) => Action::Approve { duration: Some(d.to_owned()) },
             (Some("d"), None) => Action::Deny,
+            (Some("r"), None) => Action::DenyWithReason,
             (Some("e"), None) => Action::Escalate,
             _ => return Err(malformed()),
         };
@@ -160,6 +171,7 @@ mod tests {
             CustomId::approve(TOKEN, None),
             CustomId::approve(TOKEN, Some("4h".to_owned())),
             CustomId::deny(TOKEN),
+            CustomId::deny_with_reason(TOKEN),
             CustomId::escalate(TOKEN),
         ] {
             let text = id.encode().unwrap();
@@ -172,6 +184,7 @@ mod tests {
         assert_eq!(CustomId::approve(TOKEN, None).encode().unwrap(), format!("so:a:{TOKEN}"));
         assert_eq!(CustomId::approve(TOKEN, Some("4h".into())).encode().unwrap(), format!("so:a:{TOKEN}:4h"));
         assert_eq!(CustomId::deny(TOKEN).encode().unwrap(), format!("so:d:{TOKEN}"));
+        assert_eq!(CustomId::deny_with_reason(TOKEN).encode().unwrap(), format!("so:r:{TOKEN}"));
         assert_eq!(CustomId::escalate(TOKEN).encode().unwrap(), format!("so:e:{TOKEN}"));
     }
 
@@ -199,7 +212,17 @@ mod tests {
 
     #[test]
     fn malformed_ids_of_our_scheme_are_errors() {
-        for bad in ["so:", "so:a", "so:a:", "so:x:abc", "so:d:abc:4h", "so:e:abc:x", "so:a:abc:4h:x", "so:a:ab c"] {
+        for bad in [
+            "so:",
+            "so:a",
+            "so:a:",
+            "so:x:abc",
+            "so:d:abc:4h",
+            "so:r:abc:x",
+            "so:e:abc:x",
+            "so:a:abc:4h:x",
+            "so:a:ab c",
+        ] {
             assert!(matches!(CustomId::parse(bad), Err(CustomIdError::Malformed(_))), "{bad}");
         }
     }

@@ -3,7 +3,8 @@
 //! Discord POSTs one JSON interaction per request; `type` says which kind
 //! (<https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-interaction-type>):
 //! 1 PING, 2 APPLICATION_COMMAND (our `/request`), 3 MESSAGE_COMPONENT (a button or select on a prompt),
-//! 4 APPLICATION_COMMAND_AUTOCOMPLETE (the `resource` option being typed), 5 MODAL_SUBMIT (unused).
+//! 4 APPLICATION_COMMAND_AUTOCOMPLETE (the `resource` option being typed), 5 MODAL_SUBMIT (the
+//! deny-reason form).
 //!
 //! Why not serenity's `Interaction` model: serenity 0.12.5 deserializes the whole interaction, including the
 //! full `message` and `member` objects, and makes fields mandatory that Discord added over time: `locale`,
@@ -39,8 +40,17 @@ pub enum Inbound {
         /// What has been typed so far (may be empty).
         partial: String,
     },
-    /// An approver clicked Approve or Deny, or picked someone to hand the decision to.
+    /// An approver clicked Approve or Deny, picked someone to hand the decision to, or submitted the
+    /// deny-reason form (a [`Answer::Deny`] with its comment).
     Click(IncomingAnswer),
+    /// Someone clicked "Deny with reason…": answer [`crate::respond::reason_modal`] for this token. Nothing is
+    /// decided until the form comes back.
+    AskReason {
+        /// The prompt's token.
+        token: String,
+        /// Who clicked (a Discord user id).
+        clicker: String,
+    },
     /// Anything else: another command, a component that is not signoff's, a modal. Answer with an ephemeral
     /// message; the text says what it was, for the log.
     Unknown(String),
@@ -137,7 +147,7 @@ pub fn parse(body: &[u8]) -> Result<Inbound, ParseError> {
         2 => command(raw),
         3 => component(raw),
         4 => autocomplete(raw),
-        5 => Ok(Inbound::Unknown("a modal submission".to_owned())),
+        5 => modal_submit(raw),
         other => Ok(Inbound::Unknown(format!("interaction type {other}"))),
     }
 }
@@ -194,6 +204,7 @@ fn component(raw: RawInteraction) -> Result<Inbound, ParseError> {
     let answer = match id.action {
         Action::Approve { duration } => Answer::Approve { duration },
         Action::Deny => Answer::Deny { comment: None },
+        Action::DenyWithReason => return Ok(Inbound::AskReason { token: id.token, clicker }),
         Action::Escalate => {
             let to = data.values.first().map(value_text).filter(|s| !s.is_empty());
             let to = to.ok_or(ParseError::Missing("a selected user in data.values"))?;
@@ -206,6 +217,43 @@ fn component(raw: RawInteraction) -> Result<Inbound, ParseError> {
         answer,
         message,
     }))
+}
+
+/// The deny-reason form coming back: a denial with the text written in it.
+fn modal_submit(raw: RawInteraction) -> Result<Inbound, ParseError> {
+    let clicker = raw.actor().ok_or(ParseError::Missing("member.user or user"))?;
+    let message = raw.message.as_ref().and_then(|m| {
+        let channel = m.channel_id.clone().or_else(|| raw.channel_id.clone()).or_else(|| raw.channel.clone()?.id)?;
+        Some(MessageRef { platform: Platform::Discord, channel, message: m.id.clone() })
+    });
+    let data = raw.data.ok_or(ParseError::Missing("data"))?;
+    let custom_id = data.custom_id.ok_or(ParseError::Missing("data.custom_id"))?;
+    let id = match CustomId::parse(&custom_id)? {
+        Some(id @ CustomId { action: Action::DenyWithReason, .. }) => id,
+        _ => return Ok(Inbound::Unknown(format!("modal {custom_id:?}"))),
+    };
+    let reason = find_input(&data.components, crate::respond::REASON_INPUT)
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+        .ok_or(ParseError::Missing("the reason in data.components"))?;
+    Ok(Inbound::Click(IncomingAnswer {
+        token: id.token,
+        clicker: ChatUser { platform: Platform::Discord, id: clicker },
+        answer: Answer::Deny { comment: Some(reason) },
+        message,
+    }))
+}
+
+/// The value of the text input `custom_id` in a modal submission's components, wherever it sits: in an action
+/// row's `components` (the legacy layout) or in a label's `component` (the newer one).
+fn find_input<'a>(components: &'a [Value], custom_id: &str) -> Option<&'a str> {
+    components.iter().find_map(|c| {
+        if c.get("custom_id").and_then(Value::as_str) == Some(custom_id) {
+            return c.get("value").and_then(Value::as_str);
+        }
+        let nested = c.get("components").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        find_input(nested, custom_id).or_else(|| find_input(c.get("component").map(std::slice::from_ref)?, custom_id))
+    })
 }
 
 /// An option value or select value as text: strings as they are, numbers written out (snowflakes always
@@ -251,6 +299,9 @@ struct RawData {
     custom_id: Option<String>,
     #[serde(default)]
     values: Vec<Value>,
+    /// A modal submission's inputs.
+    #[serde(default)]
+    components: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -525,8 +576,48 @@ mod tests {
     }
 
     #[test]
-    fn modal_submissions_and_unknown_types_are_unknown() {
-        assert!(matches!(parse(br#"{"type":5,"id":"1","token":"t"}"#).unwrap(), Inbound::Unknown(_)));
+    fn deny_with_reason_asks_for_the_reason_and_decides_nothing() {
+        let v = dm_click(&format!("so:r:{TOKEN}"), 2, None);
+        assert_eq!(parse_value(v), Inbound::AskReason { token: TOKEN.into(), clicker: "310000000000000001".into() });
+    }
+
+    fn modal_submit(custom_id: &str, components: Value) -> Value {
+        json!({
+            "type": 5, "id": "1", "application_id": "2", "token": "t",
+            "channel_id": "99", "user": { "id": "80351110224678912", "username": "kim" },
+            "message": { "id": "555", "channel_id": "99" },
+            "data": { "custom_id": custom_id, "components": components }
+        })
+    }
+
+    #[test]
+    fn the_reason_form_comes_back_as_a_denial_with_its_text_in_either_layout() {
+        let legacy =
+            json!([{ "type": 1, "components": [{ "type": 4, "custom_id": "reason", "value": " not on call \n" }] }]);
+        let labelled =
+            json!([{ "type": 18, "id": 1, "component": { "type": 4, "custom_id": "reason", "value": "not on call" } }]);
+        for components in [legacy, labelled] {
+            let Inbound::Click(a) = parse_value(modal_submit(&format!("so:r:{TOKEN}"), components)) else { panic!() };
+            assert_eq!(a.token, TOKEN);
+            assert_eq!(a.clicker.id, "80351110224678912");
+            assert_eq!(a.answer, Answer::Deny { comment: Some("not on call".into()) });
+            assert_eq!(a.message.map(|m| (m.channel, m.message)), Some(("99".into(), "555".into())));
+        }
+    }
+
+    #[test]
+    fn a_reason_form_without_a_reason_is_an_error_and_another_modal_is_unknown() {
+        let empty = json!([{ "type": 1, "components": [{ "type": 4, "custom_id": "reason", "value": "  " }] }]);
+        let body = modal_submit(&format!("so:r:{TOKEN}"), empty).to_string();
+        assert!(parse(body.as_bytes()).is_err());
+        let other = modal_submit("someone-elses-form", json!([])).to_string();
+        assert!(matches!(parse(other.as_bytes()).unwrap(), Inbound::Unknown(_)));
+        let approve = modal_submit(&format!("so:a:{TOKEN}"), json!([])).to_string();
+        assert!(matches!(parse(approve.as_bytes()).unwrap(), Inbound::Unknown(_)));
+    }
+
+    #[test]
+    fn unknown_types_are_unknown() {
         assert_eq!(parse(br#"{"type":99}"#).unwrap(), Inbound::Unknown("interaction type 99".into()));
     }
 

@@ -13,6 +13,7 @@
 //! | [`deferred_update`] | 6 DEFERRED_UPDATE_MESSAGE | acknowledge a click now; close the prompt later with `close_prompt` |
 //! | [`update_message`] | 7 UPDATE_MESSAGE | replace the clicked prompt with how it ended |
 //! | [`autocomplete`] | 8 APPLICATION_COMMAND_AUTOCOMPLETE_RESULT | suggestions for `resource` |
+//! | [`reason_modal`] | 9 MODAL | the form behind "Deny with reason…" |
 //!
 //! Bodies with content are serenity's `CreateInteractionResponse` serialized, so they match the builders used
 //! for REST. PONG and the deferred update are written by hand as `{"type":1}` and `{"type":6}`: serenity adds
@@ -21,11 +22,13 @@
 
 use serde_json::{Value, json};
 use serenity::all::{
-    AutocompleteChoice, CreateAutocompleteResponse, CreateInteractionResponse, CreateInteractionResponseMessage,
+    AutocompleteChoice, CreateActionRow, CreateAutocompleteResponse, CreateInputText, CreateInteractionResponse,
+    CreateInteractionResponseMessage, CreateModal, InputTextStyle,
 };
 use signoff_port::{ClickReply, PromptClosing};
 
 use crate::components::{CONTENT_MAX, closing_content, closing_embed, escape_markdown, no_mentions, truncate};
+use crate::custom_id::{CustomId, CustomIdError};
 
 /// The `Content-Type` of every response body.
 pub const CONTENT_TYPE: &str = "application/json";
@@ -88,6 +91,25 @@ pub fn autocomplete(choices: &[(String, String)]) -> Value {
     to_value(&CreateInteractionResponse::Autocomplete(CreateAutocompleteResponse::new().set_choices(choices)))
 }
 
+/// The `custom_id` of the reason field in [`reason_modal`]; the submission is read by it.
+pub const REASON_INPUT: &str = "reason";
+/// The longest reason the form takes, in characters (the audit trail and the requester's DM carry it).
+pub const REASON_MAX: u16 = 1000;
+
+/// Answers a click on "Deny with reason…" with a form asking why. Its submission comes back as a modal
+/// submission whose `custom_id` is the button's (`so:r:<token>`), with the text in [`REASON_INPUT`]; that is
+/// where the denial is decided, so opening the form commits nothing.
+pub fn reason_modal(token: &str) -> Result<Value, CustomIdError> {
+    let input = CreateInputText::new(InputTextStyle::Paragraph, "Why are you denying this?", REASON_INPUT)
+        .placeholder("The requester sees this.")
+        .min_length(1)
+        .max_length(REASON_MAX)
+        .required(true);
+    let modal = CreateModal::new(CustomId::deny_with_reason(token).encode()?, "Deny with reason")
+        .components(vec![CreateActionRow::InputText(input)]);
+    Ok(to_value(&CreateInteractionResponse::Modal(modal)))
+}
+
 /// The answer to a click, from the core's verdict: a closed prompt replaces the clicked message; a refusal
 /// ("only the approver may answer", "already approved by Kim Lee") goes to the clicker alone and leaves the
 /// prompt as it is.
@@ -114,6 +136,25 @@ mod tests {
             at: "9 May, 10:42".into(),
             summary: "Ana Ruiz: GitHub (admin)".into(),
         }
+    }
+
+    #[test]
+    fn the_reason_modal_is_type_9_with_one_required_paragraph_under_the_buttons_id() {
+        let token = "0123456789abcdef0123456789abcdef";
+        let modal = reason_modal(token).unwrap();
+        assert_eq!(modal["type"], 9);
+        assert_eq!(modal["data"]["custom_id"], format!("so:r:{token}"));
+        assert_eq!(modal["data"]["title"], "Deny with reason");
+        let input = &modal["data"]["components"][0]["components"][0];
+        assert_eq!(modal["data"]["components"][0]["type"], 1);
+        assert_eq!(input["type"], 4);
+        assert_eq!(input["style"], 2, "a paragraph");
+        assert_eq!(input["custom_id"], REASON_INPUT);
+        assert_eq!(input["required"], true);
+        assert_eq!(input["min_length"], 1);
+        assert_eq!(input["max_length"], 1000);
+        assert!(input["label"].as_str().is_some_and(|l| !l.is_empty() && l.len() <= 45), "{input}");
+        assert!(reason_modal("not a token!").is_err());
     }
 
     #[test]

@@ -55,6 +55,9 @@ async fn interactions(State(verifier): State<Arc<Verifier>>, headers: HeaderMap,
                 PromptClosing { headline: headline.into(), at: "10:42".into(), summary: "Ana Ruiz: GitHub".into() };
             respond::click_reply(&ClickReply::Closed(closing))
         }
+        Inbound::AskReason { token, .. } => {
+            respond::reason_modal(&token).unwrap_or_else(|e| respond::ephemeral(&e.to_string()))
+        }
         Inbound::Unknown(_) => respond::ephemeral("signoff does not know that one."),
     };
     axum::Json(reply).into_response()

@@ -258,7 +258,10 @@ async fn a_prompt_opens_a_dm_once_per_user_and_posts_the_message_there() {
         .flat_map(|row| row["components"].as_array().unwrap())
         .map(|c| c["custom_id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, [format!("so:a:{TOKEN}"), format!("so:d:{TOKEN}"), format!("so:e:{TOKEN}")]);
+    assert_eq!(
+        ids,
+        [format!("so:a:{TOKEN}"), format!("so:d:{TOKEN}"), format!("so:r:{TOKEN}"), format!("so:e:{TOKEN}")]
+    );
     assert_eq!(message["nonce"], signoff_discord::client::prompt_nonce(TOKEN, &dm_channel_of(KIM)));
     assert_eq!(message["enforce_nonce"], true);
     assert_ne!(calls[2].body["nonce"], message["nonce"], "another prompt, another nonce");
