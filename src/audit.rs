@@ -12,6 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
 
+use crate::store::rows::{Inserts, Val};
 use crate::store::{Store, from_ms, ms};
 use crate::time::Timestamp;
 
@@ -114,6 +115,10 @@ pub async fn append(store: &Store, tx: &mut Transaction<'static, Any>, entries: 
     let head = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&mut **tx).await?;
     let mut seq: i64 = head.try_get("seq")?;
     let mut prev: String = head.try_get("hash")?;
+    // One multi-row insert for the whole batch: the hash chain is computed here, in order, and the rows go in
+    // together (a statement per entry was most of a batch's round trips).
+    let mut rows =
+        Inserts::new("INSERT INTO audit (seq, at, request_id, item_id, kind, actor, detail, prev_hash, hash)", 9, "");
     for e in entries {
         seq += 1;
         let detail = e.detail.to_string();
@@ -128,23 +133,19 @@ pub async fn append(store: &Store, tx: &mut Transaction<'static, Any>, entries: 
             detail: &detail,
         }
         .hash(&prev);
-        sqlx::query(
-            "INSERT INTO audit (seq, at, request_id, item_id, kind, actor, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(seq)
-        .bind(at)
-        .bind(e.request_id.clone())
-        .bind(e.item_id.clone())
-        .bind(e.kind.clone())
-        .bind(e.actor.clone())
-        .bind(detail)
-        .bind(prev.clone())
-        .bind(hash.clone())
-        .execute(&mut **tx)
-        .await?;
-        prev = hash;
+        rows.push(vec![
+            Val::Int(seq),
+            Val::Int(at),
+            Val::OptText(e.request_id.clone()),
+            Val::OptText(e.item_id.clone()),
+            Val::Text(e.kind.clone()),
+            Val::OptText(e.actor.clone()),
+            Val::Text(detail),
+            Val::Text(std::mem::replace(&mut prev, hash.clone())),
+            Val::Text(hash),
+        ]);
     }
+    rows.flush(tx).await?;
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
         .bind(seq)
         .bind(prev)

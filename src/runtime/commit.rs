@@ -6,7 +6,7 @@
 //! `FOR UPDATE` (in id order within a batch, to avoid deadlocks between replicas), so concurrent decisions
 //! on one item are applied one after the other and a quorum is counted once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -18,6 +18,7 @@ use crate::audit::{self, Entry};
 use crate::chat::render;
 use crate::engine::{self, Effect, Event, Item};
 use crate::store::ms;
+use crate::store::rows::{Inserts, Val};
 use crate::time::Timestamp;
 use crate::webhook::Payload;
 
@@ -113,7 +114,7 @@ fn lock_key(w: &Work) -> &str {
 /// others. A database error rolls back everything (and every job gets the error).
 async fn try_commit(inner: &Inner, works: &[&Work]) -> Result<(Vec<Result<Reply, RuntimeError>>, u64), sqlx::Error> {
     let mut tx = inner.store.begin().await?;
-    let mut w = Writer { inner, audit: Vec::new(), decisions: 0 };
+    let mut w = Writer::new(inner);
     let mut results = Vec::with_capacity(works.len());
     for work in works {
         let r = w.apply(&mut tx, work).await;
@@ -122,20 +123,95 @@ async fn try_commit(inner: &Inner, works: &[&Work]) -> Result<(Vec<Result<Reply,
             other => results.push(other),
         }
     }
+    w.events.flush(&mut tx).await?;
+    w.outbox.flush(&mut tx).await?;
     audit::append(&inner.store, &mut tx, &w.audit).await?;
     tx.commit().await?;
     Ok((results, w.decisions))
 }
 
 /// Writes one batch's changes.
+///
+/// Rows that nothing in the batch reads back (the event log, outbox deliveries, audit entries) are buffered and
+/// written at the end with multi-row inserts: a statement is a round trip, and round trips, not the disk, bound
+/// a batch. Rows that later jobs of the same batch read (items, prompts, timers, grants) are written at once.
 struct Writer<'a> {
     inner: &'a Inner,
     audit: Vec<Entry>,
+    /// `item_events` rows.
+    events: Inserts,
+    /// `outbox` rows; a key already there is left alone, so a batch replayed after a crash sends nothing twice.
+    outbox: Inserts,
+    /// Prompt tokens by (item, prompt id) known in this batch: read with the prompt a decision names, created by
+    /// this batch, or loaded for a whole item when its leftovers are closed.
+    tokens: HashMap<(String, u32), String>,
+    /// Items whose every prompt token is in `tokens`.
+    tokens_loaded: HashSet<String>,
     /// Decisions applied in this batch, for the metric once it commits.
     decisions: u64,
 }
 
-impl Writer<'_> {
+impl<'a> Writer<'a> {
+    fn new(inner: &'a Inner) -> Writer<'a> {
+        Writer {
+            inner,
+            audit: Vec::new(),
+            events: Inserts::new("INSERT INTO item_events (item_id, seq, event, at)", 4, ""),
+            outbox: Inserts::new(
+                "INSERT INTO outbox (key, kind, item_id, token, platform, payload, due_at, created_at)",
+                8,
+                "ON CONFLICT (key) DO NOTHING",
+            ),
+            tokens: HashMap::new(),
+            tokens_loaded: HashSet::new(),
+            decisions: 0,
+        }
+    }
+
+    /// The token of an item's prompt; the first miss for an item loads all of that item's tokens at once (closing
+    /// the 999 leftovers of a 1,000-person ask is one query, not 999).
+    async fn token(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        item_id: &str,
+        prompt: u32,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let key = (item_id.to_owned(), prompt);
+        if let Some(t) = self.tokens.get(&key) {
+            return Ok(Some(t.clone()));
+        }
+        if self.tokens_loaded.insert(item_id.to_owned()) {
+            let rows = sqlx::query("SELECT prompt_id, token FROM prompts WHERE item_id = $1")
+                .bind(item_id.to_owned())
+                .fetch_all(&mut **tx)
+                .await?;
+            for r in rows {
+                let id: i64 = r.try_get("prompt_id")?;
+                let token: String = r.try_get("token")?;
+                self.tokens.entry((item_id.to_owned(), u32::try_from(id).unwrap_or(u32::MAX))).or_insert(token);
+            }
+        }
+        Ok(self.tokens.get(&key).cloned())
+    }
+
+    fn remember_token(&mut self, item_id: &str, prompt: i64, token: String) {
+        self.tokens.insert((item_id.to_owned(), u32::try_from(prompt).unwrap_or(u32::MAX)), token);
+    }
+
+    /// Queues one outbox row.
+    fn outbox(&mut self, key: String, row: OutboxRow<'_>, item_id: &str, payload: &serde_json::Value, at: Timestamp) {
+        self.outbox.push(vec![
+            Val::Text(key),
+            Val::Text(row.kind.to_owned()),
+            Val::Text(item_id.to_owned()),
+            Val::OptText(row.token.map(str::to_owned)),
+            Val::OptText(row.platform.map(str::to_owned)),
+            Val::Text(payload.to_string()),
+            Val::Int(ms(at)),
+            Val::Int(ms(at)),
+        ]);
+    }
+
     async fn apply(&mut self, tx: &mut Transaction<'static, Any>, work: &Work) -> Result<Reply, RuntimeError> {
         match work {
             Work::Create { request, started, at, idempotency_key } => {
@@ -192,8 +268,8 @@ impl Writer<'_> {
             }
             Work::Decide { request, approver, decision, channel, at } => {
                 let pending = sqlx::query(
-                    "SELECT item_id, prompt_id FROM prompts WHERE request_id = $1 AND approver = $2 AND state = 'pending' \
-                     ORDER BY item_id, prompt_id",
+                    "SELECT item_id, prompt_id, token FROM prompts WHERE request_id = $1 AND approver = $2 \
+                     AND state = 'pending' ORDER BY item_id, prompt_id",
                 )
                 .bind(request.clone())
                 .bind(approver.clone())
@@ -234,6 +310,7 @@ impl Writer<'_> {
                 for row in pending {
                     let item_id: String = row.try_get("item_id")?;
                     let prompt: i64 = row.try_get("prompt_id")?;
+                    self.remember_token(&item_id, prompt, row.try_get("token")?);
                     let event = decide_event(prompt, approver, decision, channel, *at);
                     match self.apply_event(tx, &item_id, event).await {
                         Ok(_) => applied += 1,
@@ -260,6 +337,7 @@ impl Writer<'_> {
                 let item_id: String = row.try_get("item_id")?;
                 let request_id: String = row.try_get("request_id")?;
                 let prompt: i64 = row.try_get("prompt_id")?;
+                self.remember_token(&item_id, prompt, token.clone());
                 let next = self.apply_event(tx, &item_id, decide_event(prompt, by, decision, channel, *at)).await?;
                 // What the clicked message should now say; chat answers the click with it at once.
                 let verdict = next.decisions.last().map_or_else(|| decision.verdict(), |d| d.verdict.clone());
@@ -361,13 +439,12 @@ impl Writer<'_> {
                     .bind(item_id.to_owned())
                     .execute(&mut **tx)
                     .await?;
-                sqlx::query("INSERT INTO item_events (item_id, seq, event, at) VALUES ($1, $2, $3, $4)")
-                    .bind(item_id.to_owned())
-                    .bind(version)
-                    .bind(serde_json::to_string(&event).unwrap_or_default())
-                    .bind(ms(at))
-                    .execute(&mut **tx)
-                    .await?;
+                self.events.push(vec![
+                    Val::Text(item_id.to_owned()),
+                    Val::Int(version),
+                    Val::Text(serde_json::to_string(&event).unwrap_or_default()),
+                    Val::Int(ms(at)),
+                ]);
                 if matches!(event, Event::Decide { .. }) {
                     self.decisions += 1;
                 }
@@ -445,14 +522,15 @@ impl Writer<'_> {
             actor: actor.map(str::to_owned),
             detail,
         };
-        // Tokens of prompts created in this step, by prompt id.
-        let mut tokens: HashMap<u32, String> = HashMap::new();
+        // Prompts whose state changes, written with one statement per state after the loop.
+        let mut answered: Vec<u32> = Vec::new();
+        let mut dismissed: Vec<u32> = Vec::new();
         for (i, e) in effects.iter().enumerate() {
             let key = format!("{item_id}:{version}:{i}");
             match e {
                 Effect::SendPrompt { prompt, to, context } => {
                     let token = new_token();
-                    tokens.insert(*prompt, token.clone());
+                    self.remember_token(item_id, i64::from(*prompt), token.clone());
                     sqlx::query(
                         "INSERT INTO prompts (token, item_id, prompt_id, request_id, approver, state, created_at) \
                          VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
@@ -471,7 +549,7 @@ impl Writer<'_> {
                         let payload = json!({ "token": token, "to": r, "message": message });
                         let row =
                             OutboxRow { kind: "prompt.send", token: Some(&token), platform: Some(r.platform.as_str()) };
-                        outbox(tx, &format!("{key}:{}", r.platform.as_str()), row, item_id, &payload, at).await?;
+                        self.outbox(format!("{key}:{}", r.platform.as_str()), row, item_id, &payload, at);
                     }
                     self.audit.push(audit(
                         "prompt.sent",
@@ -481,14 +559,14 @@ impl Writer<'_> {
                     ));
                 }
                 Effect::PromptAnswered { prompt, to, verdict } => {
-                    set_prompt_state(tx, item_id, *prompt, "answered").await?;
+                    answered.push(*prompt);
                     let closing = render::answered(cat, item, verdict, at);
-                    self.close_rows(tx, &key, item_id, *prompt, to, &closing, &tokens, at).await?;
+                    self.close_rows(tx, &key, item_id, *prompt, to, &closing, at).await?;
                 }
                 Effect::DismissPrompt { prompt, to, reason } => {
-                    set_prompt_state(tx, item_id, *prompt, "dismissed").await?;
+                    dismissed.push(*prompt);
                     let closing = render::dismissed(cat, item, reason, at);
-                    self.close_rows(tx, &key, item_id, *prompt, to, &closing, &tokens, at).await?;
+                    self.close_rows(tx, &key, item_id, *prompt, to, &closing, at).await?;
                     self.audit.push(audit(
                         "prompt.dismissed",
                         None,
@@ -500,7 +578,7 @@ impl Writer<'_> {
                     for r in self.recipients(to) {
                         let payload = json!({ "to": r, "notification": n });
                         let row = OutboxRow { kind: "notify", token: None, platform: Some(r.platform.as_str()) };
-                        outbox(tx, &format!("{key}:{}", r.platform.as_str()), row, item_id, &payload, at).await?;
+                        self.outbox(format!("{key}:{}", r.platform.as_str()), row, item_id, &payload, at);
                     }
                 }
                 Effect::ScheduleTimer { timer, due } => {
@@ -558,15 +636,8 @@ impl Writer<'_> {
                             expires_at: expires_at.map(|t| t.to_string()),
                         };
                         let payload = json!({ "body": serde_json::to_string(&body).unwrap_or_default() });
-                        outbox(
-                            tx,
-                            &key,
-                            OutboxRow { kind: "webhook", token: None, platform: None },
-                            item_id,
-                            &payload,
-                            at,
-                        )
-                        .await?;
+                        let row = OutboxRow { kind: "webhook", token: None, platform: None };
+                        self.outbox(key.clone(), row, item_id, &payload, at);
                     }
                 }
                 Effect::Settled { status, reason } => {
@@ -577,6 +648,8 @@ impl Writer<'_> {
                 }
             }
         }
+        set_prompt_states(tx, item_id, &answered, "answered").await?;
+        set_prompt_states(tx, item_id, &dismissed, "dismissed").await?;
         Ok(())
     }
 
@@ -597,28 +670,14 @@ impl Writer<'_> {
         prompt: u32,
         to: &str,
         closing: &signoff_port::PromptClosing,
-        fresh: &HashMap<u32, String>,
         at: Timestamp,
     ) -> Result<(), sqlx::Error> {
-        let token = match fresh.get(&prompt) {
-            Some(t) => t.clone(),
-            None => {
-                let row = sqlx::query("SELECT token FROM prompts WHERE item_id = $1 AND prompt_id = $2")
-                    .bind(item_id.to_owned())
-                    .bind(i64::from(prompt))
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                match row {
-                    Some(r) => r.try_get("token")?,
-                    None => return Ok(()),
-                }
-            }
-        };
+        let Some(token) = self.token(tx, item_id, prompt).await? else { return Ok(()) };
         for r in self.recipients(to) {
             let platform = r.platform.as_str();
             let payload = json!({ "token": token, "platform": r.platform, "closing": closing });
             let row = OutboxRow { kind: "prompt.close", token: Some(&token), platform: Some(platform) };
-            outbox(tx, &format!("{key}:{platform}"), row, item_id, &payload, at).await?;
+            self.outbox(format!("{key}:{platform}"), row, item_id, &payload, at);
         }
         Ok(())
     }
@@ -654,18 +713,22 @@ async fn insert_item(tx: &mut Transaction<'static, Any>, item: &Item, at: Timest
     Ok(())
 }
 
-async fn set_prompt_state(
+async fn set_prompt_states(
     tx: &mut Transaction<'static, Any>,
     item_id: &str,
-    prompt: u32,
+    prompts: &[u32],
     state: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE prompts SET state = $1 WHERE item_id = $2 AND prompt_id = $3")
-        .bind(state.to_owned())
-        .bind(item_id.to_owned())
-        .bind(i64::from(prompt))
-        .execute(&mut **tx)
-        .await?;
+    // A few hundred ids per statement (a 1,000-person ask dismisses 999 at once).
+    for chunk in prompts.chunks(500) {
+        let list = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+        let sql = format!("UPDATE prompts SET state = $1 WHERE item_id = $2 AND prompt_id IN ({list})");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(state.to_owned()).bind(item_id.to_owned());
+        for p in chunk {
+            q = q.bind(i64::from(*p));
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
@@ -676,32 +739,6 @@ struct OutboxRow<'a> {
     token: Option<&'a str>,
     /// The chat platform, for chat rows.
     platform: Option<&'a str>,
-}
-
-/// Writes one outbox row; a row with the same key already there is left alone (idempotent).
-async fn outbox(
-    tx: &mut Transaction<'static, Any>,
-    key: &str,
-    row: OutboxRow<'_>,
-    item_id: &str,
-    payload: &serde_json::Value,
-    at: Timestamp,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO outbox (key, kind, item_id, token, platform, payload, due_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO NOTHING",
-    )
-    .bind(key.to_owned())
-    .bind(row.kind.to_owned())
-    .bind(item_id.to_owned())
-    .bind(row.token.map(str::to_owned))
-    .bind(row.platform.map(str::to_owned))
-    .bind(payload.to_string())
-    .bind(ms(at))
-    .bind(ms(at))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// An unguessable prompt token (128 random bits, hex): chat buttons carry it instead of any id.

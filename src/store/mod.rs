@@ -6,6 +6,8 @@
 //! the only write transactions; readers use WAL snapshots and never block it. On PostgreSQL both pools are
 //! ordinary pools, and rows are locked (`FOR UPDATE`, `SKIP LOCKED`) so replicas can share the database.
 
+pub mod rows;
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
