@@ -6,7 +6,7 @@
 //! `FOR UPDATE` (in id order within a batch, to avoid deadlocks between replicas), so concurrent decisions
 //! on one item are applied one after the other and a quorum is counted once.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -17,8 +17,8 @@ use super::{Inner, Job, Reply, RuntimeError, Work};
 use crate::audit::{self, Entry};
 use crate::chat::render;
 use crate::engine::{self, Effect, Event, Item};
-use crate::store::ms;
 use crate::store::rows::{Inserts, Val};
+use crate::store::{from_ms, ms};
 use crate::time::Timestamp;
 use crate::webhook::Payload;
 
@@ -123,8 +123,7 @@ async fn try_commit(inner: &Inner, works: &[&Work]) -> Result<(Vec<Result<Reply,
             other => results.push(other),
         }
     }
-    w.events.flush(&mut tx).await?;
-    w.outbox.flush(&mut tx).await?;
+    w.flush(&mut tx).await?;
     audit::append(&inner.store, &mut tx, &w.audit).await?;
     tx.commit().await?;
     Ok((results, w.decisions))
@@ -132,12 +131,26 @@ async fn try_commit(inner: &Inner, works: &[&Work]) -> Result<(Vec<Result<Reply,
 
 /// Writes one batch's changes.
 ///
-/// Rows that nothing in the batch reads back (the event log, outbox deliveries, audit entries) are buffered and
-/// written at the end with multi-row inserts: a statement is a round trip, and round trips, not the disk, bound
-/// a batch. Rows that later jobs of the same batch read (items, prompts, timers, grants) are written at once.
+/// A statement is a round trip, and round trips, not the disk, bound a batch. So the writer reads each item
+/// once per batch (later events on it in the same batch use the copy it keeps) and buffers every write, to
+/// send them at the end as a few multi-row statements ([`Writer::flush`]): item states, new prompts, prompt
+/// states, timers, grants, the event log, outbox deliveries, audit entries. Where a job reads what an earlier
+/// job of the batch may have written (a timer's lease, a grant's existence), the matching buffer is flushed
+/// first. Jobs of a batch run in lock order, not arrival order, so a decision racing in the same batch with
+/// the escalation that asks its author is refused as it would be had it arrived first.
 struct Writer<'a> {
     inner: &'a Inner,
     audit: Vec<Entry>,
+    /// Items read or changed in this batch, by id.
+    items: HashMap<String, Cached>,
+    /// `prompts` rows created in this batch.
+    new_prompts: Inserts,
+    /// New prompt states by token (`answered`, `dismissed`).
+    prompt_states: Vec<(String, &'static str)>,
+    /// Timer changes by (item, timer), the last one winning: `Some(due)` schedules, `None` cancels.
+    timers: BTreeMap<(String, u32), Option<Timestamp>>,
+    /// `grants` rows created in this batch.
+    grants: Inserts,
     /// `item_events` rows.
     events: Inserts,
     /// `outbox` rows; a key already there is left alone, so a batch replayed after a crash sends nothing twice.
@@ -156,6 +169,19 @@ impl<'a> Writer<'a> {
         Writer {
             inner,
             audit: Vec::new(),
+            items: HashMap::new(),
+            new_prompts: Inserts::new(
+                "INSERT INTO prompts (token, item_id, prompt_id, request_id, approver, state, created_at)",
+                7,
+                "",
+            ),
+            prompt_states: Vec::new(),
+            timers: BTreeMap::new(),
+            grants: Inserts::new(
+                "INSERT INTO grants (id, request_id, user_id, resource, role, granted_at, expires_at)",
+                7,
+                "",
+            ),
             events: Inserts::new("INSERT INTO item_events (item_id, seq, event, at)", 4, ""),
             outbox: Inserts::new(
                 "INSERT INTO outbox (key, kind, item_id, token, platform, payload, due_at, created_at)",
@@ -196,6 +222,95 @@ impl<'a> Writer<'a> {
 
     fn remember_token(&mut self, item_id: &str, prompt: i64, token: String) {
         self.tokens.insert((item_id.to_owned(), u32::try_from(prompt).unwrap_or(u32::MAX)), token);
+    }
+
+    /// Writes everything buffered, in an order that respects the schema: items, then prompts and their states,
+    /// timers, grants, the event log and the outbox (audit entries are appended by the caller).
+    async fn flush(&mut self, tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
+        self.flush_items(tx).await?;
+        self.new_prompts.flush(tx).await?;
+        self.flush_prompt_states(tx).await?;
+        self.flush_timers(tx).await?;
+        self.grants.flush(tx).await?;
+        self.events.flush(tx).await?;
+        self.outbox.flush(tx).await?;
+        Ok(())
+    }
+
+    /// Changed item states, as one upsert (every changed item exists: it was read or inserted in this batch).
+    async fn flush_items(&mut self, tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
+        let mut rows = Inserts::new(
+            "INSERT INTO items (id, request_id, beneficiary, resource, role, status, state, version, created_at, \
+             updated_at)",
+            10,
+            "ON CONFLICT (id) DO UPDATE SET status = excluded.status, state = excluded.state, \
+             version = excluded.version, updated_at = excluded.updated_at",
+        );
+        let mut dirty: Vec<(&String, &mut Cached)> = self.items.iter_mut().filter(|(_, c)| c.dirty).collect();
+        dirty.sort_by(|a, b| a.0.cmp(b.0));
+        for (id, c) in dirty {
+            c.dirty = false;
+            let item = &c.item;
+            rows.push(vec![
+                Val::Text(id.clone()),
+                Val::Text(c.request_id.clone()),
+                Val::Text(item.spec.beneficiary.clone()),
+                Val::Text(item.spec.resource.clone()),
+                Val::OptText(item.spec.role.clone()),
+                Val::Text(item.status.as_str().to_owned()),
+                Val::Text(serde_json::to_string(item).unwrap_or_default()),
+                Val::Int(i64::try_from(item.events_applied).unwrap_or(i64::MAX)),
+                // Only used if the row were new, which it never is; `created_at` is not updated.
+                Val::Int(ms(c.updated_at)),
+                Val::Int(ms(c.updated_at)),
+            ]);
+        }
+        rows.flush(tx).await
+    }
+
+    /// Prompt states, one statement per state for the whole batch.
+    async fn flush_prompt_states(&mut self, tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
+        let changes = std::mem::take(&mut self.prompt_states);
+        for state in ["answered", "dismissed"] {
+            let tokens: Vec<&String> = changes.iter().filter(|(_, s)| *s == state).map(|(t, _)| t).collect();
+            for chunk in tokens.chunks(500) {
+                let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+                let sql = format!("UPDATE prompts SET state = $1 WHERE token IN ({list})");
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(state.to_owned());
+                for t in chunk {
+                    q = q.bind((*t).clone());
+                }
+                q.execute(&mut **tx).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Timer changes: cancellations as one delete, schedules as one upsert.
+    async fn flush_timers(&mut self, tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
+        let changes = std::mem::take(&mut self.timers);
+        let cancelled: Vec<&(String, u32)> = changes.iter().filter(|(_, due)| due.is_none()).map(|(k, _)| k).collect();
+        for chunk in cancelled.chunks(500) {
+            let list = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect::<Vec<_>>();
+            let sql = format!("DELETE FROM timers WHERE (item_id, timer_id) IN (VALUES {})", list.join(", "));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (item, timer) in chunk {
+                q = q.bind(item.clone()).bind(i64::from(*timer));
+            }
+            q.execute(&mut **tx).await?;
+        }
+        let mut scheduled = Inserts::new(
+            "INSERT INTO timers (item_id, timer_id, due_at)",
+            3,
+            "ON CONFLICT (item_id, timer_id) DO UPDATE SET due_at = excluded.due_at, lease_owner = NULL, \
+             lease_until = NULL",
+        );
+        for ((item, timer), due) in &changes {
+            if let Some(due) = due {
+                scheduled.push(vec![Val::Text(item.clone()), Val::Int(i64::from(*timer)), Val::Int(ms(*due))]);
+            }
+        }
+        scheduled.flush(tx).await
     }
 
     /// Queues one outbox row.
@@ -262,6 +377,10 @@ impl<'a> Writer<'a> {
                 });
                 for (_, s) in started {
                     insert_item(tx, &s.item, *at).await?;
+                    self.items.insert(
+                        s.item.spec.item.clone(),
+                        Cached { item: s.item.clone(), request_id: request.id.clone(), dirty: false, updated_at: *at },
+                    );
                     self.effects(tx, &s.item, &s.effects, *at).await?;
                 }
                 Ok(Reply::Request(request.id.clone()))
@@ -371,6 +490,8 @@ impl<'a> Writer<'a> {
                 }
             }
             Work::EndGrant { grant, by, how, at } => {
+                // The grant may have been made earlier in this batch.
+                self.grants.flush(tx).await?;
                 let exists = sqlx::query("SELECT id FROM grants WHERE id = $1")
                     .bind(grant.clone())
                     .fetch_optional(&mut **tx)
@@ -387,6 +508,8 @@ impl<'a> Writer<'a> {
                 // item, then cancels the item's timers), so two replicas cannot deadlock on the pair.
                 let sql = format!("SELECT id FROM items WHERE id = $1{}", self.inner.store.for_update());
                 sqlx::query(sqlx::AssertSqlSafe(sql)).bind(item.clone()).fetch_optional(&mut **tx).await?;
+                // A decision earlier in this batch may have cancelled or moved this timer.
+                self.flush_timers(tx).await?;
                 // Only the holder of the timer's lease fires it. If the lease ran out while this job waited and
                 // another replica claimed the timer, or a decision cancelled it meanwhile, no row is ours and
                 // nothing happens: each timer fires once.
@@ -412,33 +535,51 @@ impl<'a> Writer<'a> {
         }
     }
 
-    /// Loads an item (locked), applies one event, stores the result and its effects.
+    /// Takes an item out of the batch's copies, reading it (locked, on PostgreSQL) on first use. `None`: no such
+    /// item.
+    async fn take_item(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        item_id: &str,
+    ) -> Result<Option<Cached>, RuntimeError> {
+        if let Some(c) = self.items.remove(item_id) {
+            return Ok(Some(c));
+        }
+        let sql =
+            format!("SELECT state, request_id, updated_at FROM items WHERE id = $1{}", self.inner.store.for_update());
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(item_id.to_owned()).fetch_optional(&mut **tx).await?;
+        let Some(row) = row else { return Ok(None) };
+        let state: String = row.try_get("state")?;
+        let item: Item = serde_json::from_str(&state)
+            .map_err(|e| RuntimeError::Store(sqlx::Error::Decode(format!("item {item_id} state: {e}").into())))?;
+        Ok(Some(Cached {
+            item,
+            request_id: row.try_get("request_id")?,
+            dirty: false,
+            updated_at: from_ms(row.try_get("updated_at")?),
+        }))
+    }
+
+    /// Applies one event to an item, keeps the result for the end of the batch, and turns its effects into rows.
     async fn apply_event(
         &mut self,
         tx: &mut Transaction<'static, Any>,
         item_id: &str,
         event: Event,
     ) -> Result<Item, RuntimeError> {
-        let sql = format!("SELECT state, request_id FROM items WHERE id = $1{}", self.inner.store.for_update());
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(item_id.to_owned()).fetch_optional(&mut **tx).await?;
-        let Some(row) = row else { return Err(RuntimeError::UnknownRequest(item_id.to_owned())) };
-        let state: String = row.try_get("state")?;
-        let request_id: String = row.try_get("request_id")?;
-        let item: Item = serde_json::from_str(&state)
-            .map_err(|e| RuntimeError::Store(sqlx::Error::Decode(format!("item {item_id} state: {e}").into())))?;
+        let Some(cached) = self.take_item(tx, item_id).await? else {
+            return Err(RuntimeError::UnknownRequest(item_id.to_owned()));
+        };
+        let request_id = cached.request_id.clone();
         let at = event.at();
-        match engine::apply(&self.inner.catalog, &item, &event) {
+        match engine::apply(&self.inner.catalog, &cached.item, &event) {
             Ok((next, effects)) => {
                 self.record_event(&request_id, item_id, &event);
                 let version = i64::try_from(next.events_applied).unwrap_or(i64::MAX);
-                sqlx::query("UPDATE items SET state = $1, status = $2, version = $3, updated_at = $4 WHERE id = $5")
-                    .bind(serde_json::to_string(&next).unwrap_or_default())
-                    .bind(next.status.as_str())
-                    .bind(version)
-                    .bind(ms(at))
-                    .bind(item_id.to_owned())
-                    .execute(&mut **tx)
-                    .await?;
+                self.items.insert(
+                    item_id.to_owned(),
+                    Cached { item: next.clone(), request_id: request_id.clone(), dirty: true, updated_at: at },
+                );
                 self.events.push(vec![
                     Val::Text(item_id.to_owned()),
                     Val::Int(version),
@@ -452,6 +593,7 @@ impl<'a> Writer<'a> {
                 Ok(next)
             }
             Err(refusal) => {
+                self.items.insert(item_id.to_owned(), cached);
                 if let Event::Decide { by, channel, .. } = &event {
                     // Refusals that matter for security are audited: someone else's prompt, or a settled one.
                     let why = refusal.to_string();
@@ -522,27 +664,21 @@ impl<'a> Writer<'a> {
             actor: actor.map(str::to_owned),
             detail,
         };
-        // Prompts whose state changes, written with one statement per state after the loop.
-        let mut answered: Vec<u32> = Vec::new();
-        let mut dismissed: Vec<u32> = Vec::new();
         for (i, e) in effects.iter().enumerate() {
             let key = format!("{item_id}:{version}:{i}");
             match e {
                 Effect::SendPrompt { prompt, to, context } => {
                     let token = new_token();
                     self.remember_token(item_id, i64::from(*prompt), token.clone());
-                    sqlx::query(
-                        "INSERT INTO prompts (token, item_id, prompt_id, request_id, approver, state, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
-                    )
-                    .bind(token.clone())
-                    .bind(item_id.to_owned())
-                    .bind(i64::from(*prompt))
-                    .bind(request_id.to_owned())
-                    .bind(to.clone())
-                    .bind(ms(at))
-                    .execute(&mut **tx)
-                    .await?;
+                    self.new_prompts.push(vec![
+                        Val::Text(token.clone()),
+                        Val::Text(item_id.to_owned()),
+                        Val::Int(i64::from(*prompt)),
+                        Val::Text(request_id.to_owned()),
+                        Val::Text(to.clone()),
+                        Val::Text("pending".to_owned()),
+                        Val::Int(ms(at)),
+                    ]);
                     let message = render::prompt(cat, item, &token, context);
                     let recipients = self.recipients(to);
                     for r in &recipients {
@@ -559,12 +695,12 @@ impl<'a> Writer<'a> {
                     ));
                 }
                 Effect::PromptAnswered { prompt, to, verdict } => {
-                    answered.push(*prompt);
+                    self.prompt_state(tx, item_id, *prompt, "answered").await?;
                     let closing = render::answered(cat, item, verdict, at);
                     self.close_rows(tx, &key, item_id, *prompt, to, &closing, at).await?;
                 }
                 Effect::DismissPrompt { prompt, to, reason } => {
-                    dismissed.push(*prompt);
+                    self.prompt_state(tx, item_id, *prompt, "dismissed").await?;
                     let closing = render::dismissed(cat, item, reason, at);
                     self.close_rows(tx, &key, item_id, *prompt, to, &closing, at).await?;
                     self.audit.push(audit(
@@ -582,40 +718,26 @@ impl<'a> Writer<'a> {
                     }
                 }
                 Effect::ScheduleTimer { timer, due } => {
-                    sqlx::query(
-                        "INSERT INTO timers (item_id, timer_id, due_at) VALUES ($1, $2, $3) \
-                         ON CONFLICT (item_id, timer_id) DO UPDATE SET due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL",
-                    )
-                    .bind(item_id.to_owned())
-                    .bind(i64::from(*timer))
-                    .bind(ms(*due))
-                    .execute(&mut **tx)
-                    .await?;
+                    self.timers.insert((item_id.to_owned(), *timer), Some(*due));
                 }
                 Effect::CancelTimer { timer } => {
-                    sqlx::query("DELETE FROM timers WHERE item_id = $1 AND timer_id = $2")
-                        .bind(item_id.to_owned())
-                        .bind(i64::from(*timer))
-                        .execute(&mut **tx)
-                        .await?;
+                    self.timers.insert((item_id.to_owned(), *timer), None);
                 }
                 Effect::Grant { user, expires_at } => {
-                    sqlx::query(
-                        "INSERT INTO grants (id, request_id, user_id, resource, role, granted_at, expires_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(item_id.to_owned())
-                    .bind(request_id.to_owned())
-                    .bind(user.clone())
-                    .bind(item.spec.resource.clone())
-                    .bind(item.spec.role.clone())
-                    .bind(ms(at))
-                    .bind(expires_at.map(ms))
-                    .execute(&mut **tx)
-                    .await?;
+                    self.grants.push(vec![
+                        Val::Text(item_id.to_owned()),
+                        Val::Text(request_id.to_owned()),
+                        Val::Text(user.clone()),
+                        Val::Text(item.spec.resource.clone()),
+                        Val::OptText(item.spec.role.clone()),
+                        Val::Int(ms(at)),
+                        Val::OptInt(expires_at.map(ms)),
+                    ]);
                     self.audit.push(audit("grant.created", None, json!({ "user": user, "expires_at": expires_at })));
                 }
                 Effect::EndGrant { user, how } => {
+                    // The grant may have been made earlier in this batch.
+                    self.grants.flush(tx).await?;
                     sqlx::query("UPDATE grants SET ended_at = $1, end_reason = $2 WHERE id = $3 AND ended_at IS NULL")
                         .bind(ms(at))
                         .bind(how.as_str())
@@ -648,8 +770,6 @@ impl<'a> Writer<'a> {
                 }
             }
         }
-        set_prompt_states(tx, item_id, &answered, "answered").await?;
-        set_prompt_states(tx, item_id, &dismissed, "dismissed").await?;
         Ok(())
     }
 
@@ -658,6 +778,20 @@ impl<'a> Writer<'a> {
             Some(u) => self.inner.chat.recipients(u),
             None => Vec::new(),
         }
+    }
+
+    /// Queues a prompt's new state.
+    async fn prompt_state(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        item_id: &str,
+        prompt: u32,
+        state: &'static str,
+    ) -> Result<(), sqlx::Error> {
+        if let Some(token) = self.token(tx, item_id, prompt).await? {
+            self.prompt_states.push((token, state));
+        }
+        Ok(())
     }
 
     /// Outbox rows that close a prompt's message on every platform it was (or is being) sent to.
@@ -713,23 +847,14 @@ async fn insert_item(tx: &mut Transaction<'static, Any>, item: &Item, at: Timest
     Ok(())
 }
 
-async fn set_prompt_states(
-    tx: &mut Transaction<'static, Any>,
-    item_id: &str,
-    prompts: &[u32],
-    state: &str,
-) -> Result<(), sqlx::Error> {
-    // A few hundred ids per statement (a 1,000-person ask dismisses 999 at once).
-    for chunk in prompts.chunks(500) {
-        let list = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
-        let sql = format!("UPDATE prompts SET state = $1 WHERE item_id = $2 AND prompt_id IN ({list})");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(state.to_owned()).bind(item_id.to_owned());
-        for p in chunk {
-            q = q.bind(i64::from(*p));
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(())
+/// An item as the batch last left it.
+struct Cached {
+    item: Item,
+    request_id: String,
+    /// Changed in this batch, so written at its end.
+    dirty: bool,
+    /// When it last changed.
+    updated_at: Timestamp,
 }
 
 /// What an outbox row is, besides its payload.
