@@ -115,6 +115,7 @@ fn lock_key(w: &Work) -> &str {
 async fn try_commit(inner: &Inner, works: &[&Work]) -> Result<(Vec<Result<Reply, RuntimeError>>, u64), sqlx::Error> {
     let mut tx = inner.store.begin().await?;
     let mut w = Writer::new(inner);
+    w.read_ahead(&mut tx, works).await?;
     let mut results = Vec::with_capacity(works.len());
     for work in works {
         let r = w.apply(&mut tx, work).await;
@@ -143,6 +144,8 @@ struct Writer<'a> {
     audit: Vec<Entry>,
     /// Items read or changed in this batch, by id.
     items: HashMap<String, Cached>,
+    /// The prompts the batch's decisions and clicks name, read before the first job.
+    ahead: Ahead,
     /// `prompts` rows created in this batch.
     new_prompts: Inserts,
     /// New prompt states by token (`answered`, `dismissed`).
@@ -170,6 +173,7 @@ impl<'a> Writer<'a> {
             inner,
             audit: Vec::new(),
             items: HashMap::new(),
+            ahead: Ahead::default(),
             new_prompts: Inserts::new(
                 "INSERT INTO prompts (token, item_id, prompt_id, request_id, approver, state, created_at)",
                 7,
@@ -222,6 +226,95 @@ impl<'a> Writer<'a> {
 
     fn remember_token(&mut self, item_id: &str, prompt: i64, token: String) {
         self.tokens.insert((item_id.to_owned(), u32::try_from(prompt).unwrap_or(u32::MAX)), token);
+    }
+
+    /// Reads, in a few statements, what the batch's decisions and clicks need: their prompts and their items
+    /// (locked in id order on PostgreSQL). Jobs then find them here instead of asking the database one by one.
+    async fn read_ahead(&mut self, tx: &mut Transaction<'static, Any>, works: &[&Work]) -> Result<(), sqlx::Error> {
+        let mut requests: Vec<&str> = Vec::new();
+        let mut tokens: Vec<&str> = Vec::new();
+        for w in works {
+            match w {
+                Work::Decide { request, .. } => requests.push(request),
+                Work::Answer { token, .. } => tokens.push(token),
+                _ => {}
+            }
+        }
+        requests.sort_unstable();
+        requests.dedup();
+        tokens.sort_unstable();
+        tokens.dedup();
+        let mut items: Vec<String> = Vec::new();
+        for (column, keys) in [("request_id", &requests), ("token", &tokens)] {
+            for chunk in keys.chunks(500) {
+                let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+                let sql = format!(
+                    "SELECT item_id, prompt_id, token, request_id, approver, state FROM prompts WHERE {column} IN ({list})"
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for k in chunk {
+                    q = q.bind((*k).to_owned());
+                }
+                for r in q.fetch_all(&mut **tx).await? {
+                    let prompt = AheadPrompt {
+                        item: r.try_get("item_id")?,
+                        prompt: r.try_get("prompt_id")?,
+                        token: r.try_get("token")?,
+                        request: r.try_get("request_id")?,
+                    };
+                    let approver: String = r.try_get("approver")?;
+                    let state: String = r.try_get("state")?;
+                    self.remember_token(&prompt.item, prompt.prompt, prompt.token.clone());
+                    items.push(prompt.item.clone());
+                    if state == "pending" {
+                        self.ahead.pending.entry((prompt.request.clone(), approver)).or_default().push(prompt.clone());
+                    }
+                    self.ahead.by_token.insert(prompt.token.clone(), prompt);
+                }
+            }
+        }
+        for list in self.ahead.pending.values_mut() {
+            list.sort_by(|a, b| (&a.item, a.prompt).cmp(&(&b.item, b.prompt)));
+        }
+        // A request's rows are all of its items' prompts, so those items need no token lookup later.
+        if !requests.is_empty() {
+            self.tokens_loaded.extend(
+                self.ahead
+                    .by_token
+                    .values()
+                    .filter(|p| requests.binary_search(&p.request.as_str()).is_ok())
+                    .map(|p| p.item.clone()),
+            );
+        }
+        self.ahead.requests = requests.iter().map(|r| (*r).to_owned()).collect();
+        self.ahead.tokens = tokens.iter().map(|t| (*t).to_owned()).collect();
+        items.sort_unstable();
+        items.dedup();
+        for chunk in items.chunks(500) {
+            let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT id, state, request_id, updated_at FROM items WHERE id IN ({list}) ORDER BY id{}",
+                self.inner.store.for_update()
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.clone());
+            }
+            for r in q.fetch_all(&mut **tx).await? {
+                let id: String = r.try_get("id")?;
+                let state: String = r.try_get("state")?;
+                let item: Item = serde_json::from_str(&state)
+                    .map_err(|e| sqlx::Error::Decode(format!("item {id} state: {e}").into()))?;
+                let cached = Cached {
+                    item,
+                    request_id: r.try_get("request_id")?,
+                    dirty: false,
+                    updated_at: from_ms(r.try_get("updated_at")?),
+                };
+                self.items.insert(id, cached);
+            }
+        }
+        Ok(())
     }
 
     /// Writes everything buffered, in an order that respects the schema: items, then prompts and their states,
@@ -386,14 +479,7 @@ impl<'a> Writer<'a> {
                 Ok(Reply::Request(request.id.clone()))
             }
             Work::Decide { request, approver, decision, channel, at } => {
-                let pending = sqlx::query(
-                    "SELECT item_id, prompt_id, token FROM prompts WHERE request_id = $1 AND approver = $2 \
-                     AND state = 'pending' ORDER BY item_id, prompt_id",
-                )
-                .bind(request.clone())
-                .bind(approver.clone())
-                .fetch_all(&mut **tx)
-                .await?;
+                let pending = self.pending_prompts(tx, request, approver).await?;
                 if pending.is_empty() {
                     // Say why: the engine explains a settled prompt; otherwise this person was never asked.
                     let latest = sqlx::query(
@@ -426,12 +512,10 @@ impl<'a> Writer<'a> {
                 }
                 let mut first_refusal = None;
                 let mut applied = 0;
-                for row in pending {
-                    let item_id: String = row.try_get("item_id")?;
-                    let prompt: i64 = row.try_get("prompt_id")?;
-                    self.remember_token(&item_id, prompt, row.try_get("token")?);
-                    let event = decide_event(prompt, approver, decision, channel, *at);
-                    match self.apply_event(tx, &item_id, event).await {
+                for p in pending {
+                    self.remember_token(&p.item, p.prompt, p.token);
+                    let event = decide_event(p.prompt, approver, decision, channel, *at);
+                    match self.apply_event(tx, &p.item, event).await {
                         Ok(_) => applied += 1,
                         Err(RuntimeError::Store(e)) => return Err(RuntimeError::Store(e)),
                         Err(e) => {
@@ -445,17 +529,12 @@ impl<'a> Writer<'a> {
                 }
             }
             Work::Answer { token, by, decision, channel, at } => {
-                let row = sqlx::query("SELECT item_id, prompt_id, request_id FROM prompts WHERE token = $1")
-                    .bind(token.clone())
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                let Some(row) = row else {
+                let Some(AheadPrompt { item: item_id, prompt, request: request_id, .. }) =
+                    self.prompt_by_token(tx, token).await?
+                else {
                     self.refused(*at, None, None, by, "unknown prompt token", channel);
                     return Err(RuntimeError::UnknownPrompt);
                 };
-                let item_id: String = row.try_get("item_id")?;
-                let request_id: String = row.try_get("request_id")?;
-                let prompt: i64 = row.try_get("prompt_id")?;
                 self.remember_token(&item_id, prompt, token.clone());
                 let next = self.apply_event(tx, &item_id, decide_event(prompt, by, decision, channel, *at)).await?;
                 // What the clicked message should now say; chat answers the click with it at once.
@@ -533,6 +612,60 @@ impl<'a> Writer<'a> {
                 Ok(Reply::Done)
             }
         }
+    }
+
+    /// The prompts `approver` still has to answer on `request`, in (item, prompt) order.
+    async fn pending_prompts(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        request: &str,
+        approver: &str,
+    ) -> Result<Vec<AheadPrompt>, sqlx::Error> {
+        if self.ahead.requests.contains(request) {
+            return Ok(self.ahead.pending.get(&(request.to_owned(), approver.to_owned())).cloned().unwrap_or_default());
+        }
+        let rows = sqlx::query(
+            "SELECT item_id, prompt_id, token FROM prompts WHERE request_id = $1 AND approver = $2 \
+             AND state = 'pending' ORDER BY item_id, prompt_id",
+        )
+        .bind(request.to_owned())
+        .bind(approver.to_owned())
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AheadPrompt {
+                    item: r.try_get("item_id")?,
+                    prompt: r.try_get("prompt_id")?,
+                    token: r.try_get("token")?,
+                    request: request.to_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// The prompt with this token, if there is one.
+    async fn prompt_by_token(
+        &mut self,
+        tx: &mut Transaction<'static, Any>,
+        token: &str,
+    ) -> Result<Option<AheadPrompt>, sqlx::Error> {
+        if self.ahead.tokens.contains(token) {
+            return Ok(self.ahead.by_token.get(token).cloned());
+        }
+        let row = sqlx::query("SELECT item_id, prompt_id, request_id FROM prompts WHERE token = $1")
+            .bind(token.to_owned())
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.map(|r| {
+            Ok(AheadPrompt {
+                item: r.try_get("item_id")?,
+                prompt: r.try_get("prompt_id")?,
+                token: token.to_owned(),
+                request: r.try_get("request_id")?,
+            })
+        })
+        .transpose()
     }
 
     /// Takes an item out of the batch's copies, reading it (locked, on PostgreSQL) on first use. `None`: no such
@@ -845,6 +978,28 @@ async fn insert_item(tx: &mut Transaction<'static, Any>, item: &Item, at: Timest
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// What [`Writer::read_ahead`] found.
+#[derive(Default)]
+struct Ahead {
+    /// The requests whose prompts were read (all of them).
+    requests: HashSet<String>,
+    /// The tokens looked up.
+    tokens: HashSet<String>,
+    /// Pending prompts by (request, approver).
+    pending: HashMap<(String, String), Vec<AheadPrompt>>,
+    /// Every prompt read, by token.
+    by_token: HashMap<String, AheadPrompt>,
+}
+
+/// A prompt as the batch's jobs need it.
+#[derive(Clone)]
+struct AheadPrompt {
+    item: String,
+    prompt: i64,
+    token: String,
+    request: String,
 }
 
 /// An item as the batch last left it.
