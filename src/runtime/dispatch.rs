@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use signoff_port::{ChatError, ChatUser, MessageRef, Notification, Platform, PromptClosing, PromptMessage};
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use super::{Inner, Job, Work};
@@ -66,6 +67,9 @@ struct Claimed {
 enum Outcome {
     /// Done; `note` goes in the row.
     Done(String),
+    /// A prompt was posted as `message`: its reference is saved with the row's completion, in one transaction,
+    /// so a closing that looks for it finds it exactly when the send counts as done.
+    Sent { token: String, message: MessageRef },
     /// Try again after this long; `error` says why (not a failure when `count` is false).
     Retry { after: Duration, error: String, count: bool },
     /// Give up; the row is closed with this error.
@@ -75,6 +79,8 @@ enum Outcome {
 pub(super) async fn run(inner: Arc<Inner>) {
     let mut stopping = inner.stopping.subscribe();
     let mut inflight: JoinSet<()> = JoinSet::new();
+    let (finished, to_record) = mpsc::channel::<Completion>(FINISH_QUEUE);
+    let recorder = tokio::spawn(record(inner.clone(), to_record));
     let mut last_purge = Instant::now();
     loop {
         if *stopping.borrow() {
@@ -94,7 +100,8 @@ pub(super) async fn run(inner: Arc<Inner>) {
             Ok(rows) if !rows.is_empty() => {
                 for row in rows {
                     let inner = inner.clone();
-                    inflight.spawn(async move { deliver(&inner, row).await });
+                    let finished = finished.clone();
+                    inflight.spawn(async move { deliver(&inner, row, &finished).await });
                 }
                 // Reap finished deliveries without waiting, then look for more work.
                 while inflight.try_join_next().is_some() {}
@@ -119,7 +126,62 @@ pub(super) async fn run(inner: Arc<Inner>) {
     let drained = tokio::time::timeout(DELIVERY_TIMEOUT, async { while inflight.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         inflight.abort_all();
+        while inflight.join_next().await.is_some() {}
     }
+    // The recorder ends once every sender is gone, after writing what it was handed.
+    drop(finished);
+    let _ = recorder.await;
+}
+
+/// Completions waiting for the recorder at most; a delivery that finds the queue full waits for room.
+const FINISH_QUEUE: usize = 1024;
+/// Completions written in one transaction at most.
+const FINISH_BATCH: usize = 256;
+
+/// A finished delivery attempt, to be written down.
+struct Completion {
+    row: Claimed,
+    outcome: Outcome,
+    /// Told when the completion is on disk (or could not be written).
+    done: oneshot::Sender<Result<(), sqlx::Error>>,
+}
+
+/// Writes completions in batches, one transaction each: every delivery ends with a write, and on SQLite each
+/// write alone is a commit (an fsync), which made a 1,000-prompt fan-out wait on 2,000 commits one after
+/// another. Batching them is group commit for the outbox, as the committer does for decisions.
+async fn record(inner: Arc<Inner>, mut rx: mpsc::Receiver<Completion>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < FINISH_BATCH {
+            match rx.try_recv() {
+                Ok(c) => batch.push(c),
+                Err(_) => break,
+            }
+        }
+        match record_batch(&inner, &batch).await {
+            Ok(()) => {
+                for c in batch {
+                    let _ = c.done.send(Ok(()));
+                }
+            }
+            // One bad row must not lose the others: write them one by one, each in its own transaction.
+            Err(e) => {
+                tracing::debug!(error = %e, rows = batch.len(), "recording deliveries as a batch failed; one by one");
+                for c in batch {
+                    let result = record_batch(&inner, std::slice::from_ref(&c)).await;
+                    let _ = c.done.send(result);
+                }
+            }
+        }
+    }
+}
+
+async fn record_batch(inner: &Inner, batch: &[Completion]) -> Result<(), sqlx::Error> {
+    let mut tx = inner.store.begin().await?;
+    for c in batch {
+        finish(inner, &mut tx, &c.row, &c.outcome).await?;
+    }
+    tx.commit().await
 }
 
 /// How long until the earliest claimable row is due (zero if one is due now). Rows leased here or by another
@@ -173,7 +235,7 @@ async fn claim(inner: &Inner, limit: usize) -> Result<Vec<Claimed>, sqlx::Error>
         .collect()
 }
 
-async fn deliver(inner: &Inner, row: Claimed) {
+async fn deliver(inner: &Inner, row: Claimed, finished: &mpsc::Sender<Completion>) {
     let started = Instant::now();
     let attempt = async {
         match row.kind.as_str() {
@@ -195,9 +257,15 @@ async fn deliver(inner: &Inner, row: Claimed) {
         },
     };
     metrics::histogram!("signoff_dispatch_seconds", "kind" => row.kind.clone()).record(started.elapsed().as_secs_f64());
-    if let Err(e) = finish(inner, &row, outcome).await {
+    let key = row.key.clone();
+    let (done, recorded) = oneshot::channel();
+    let result = match finished.send(Completion { row, outcome, done }).await {
+        Ok(()) => recorded.await.unwrap_or_else(|_| Err(sqlx::Error::PoolClosed)),
+        Err(_) => Err(sqlx::Error::PoolClosed),
+    };
+    if let Err(e) = result {
         // The lease will expire and the row be delivered again; receivers dedupe by key.
-        tracing::warn!(error = %e, key = %row.key, "recording a delivery failed");
+        tracing::warn!(error = %e, %key, "recording a delivery failed");
     }
 }
 
@@ -236,23 +304,7 @@ async fn send_prompt(inner: &Inner, row: &Claimed) -> Outcome {
         return Outcome::Failed(format!("{} is not configured", to.platform.as_str()));
     };
     match adapter.send_prompt(&to, &message).await {
-        Ok(m) => {
-            let saved = sqlx::query(
-                "INSERT INTO prompt_messages (token, platform, channel, message) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (token, platform) DO UPDATE SET channel = excluded.channel, message = excluded.message",
-            )
-            .bind(message.token.clone())
-            .bind(m.platform.as_str())
-            .bind(m.channel.clone())
-            .bind(m.message.clone())
-            .execute(inner.store.writer())
-            .await;
-            match saved {
-                Ok(_) => Outcome::Done(format!("sent as {}", m.message)),
-                // Sent but not recorded: retrying would send a second copy; record the failure instead.
-                Err(e) => Outcome::Failed(format!("sent, but its message reference was not saved: {e}")),
-            }
-        }
+        Ok(m) => Outcome::Sent { token: message.token.clone(), message: m },
         Err(e) => chat_outcome(inner, row.attempts, e),
     }
 }
@@ -393,45 +445,71 @@ async fn webhook(inner: &Inner, row: &Claimed) -> Outcome {
 }
 
 /// Records how a delivery went, if this process still holds the row's lease.
-async fn finish(inner: &Inner, row: &Claimed, outcome: Outcome) -> Result<(), sqlx::Error> {
+/// Writes how one delivery went, inside the recorder's transaction. Every update is conditional on our lease,
+/// so a row another replica took over after our lease ran out is left to it.
+async fn finish(
+    inner: &Inner,
+    tx: &mut Transaction<'static, Any>,
+    row: &Claimed,
+    outcome: &Outcome,
+) -> Result<(), sqlx::Error> {
     let now = ms(crate::time::now());
+    let done = |note: String| {
+        sqlx::query(
+            "UPDATE outbox SET done_at = $1, outcome = $2, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $3 AND lease_owner = $4",
+        )
+        .bind(now)
+        .bind(note)
+        .bind(row.id)
+        .bind(inner.owner.clone())
+    };
     match outcome {
         Outcome::Done(note) => {
-            sqlx::query("UPDATE outbox SET done_at = $1, outcome = $2, lease_owner = NULL, lease_until = NULL WHERE id = $3 AND lease_owner = $4")
-                .bind(now)
-                .bind(note)
-                .bind(row.id)
-                .bind(inner.owner.clone())
-                .execute(inner.store.writer())
-                .await?;
-            let age = (now - row.created_at).max(0) as f64 / 1000.0;
-            metrics::histogram!("signoff_outbox_delivery_age_seconds", "kind" => row.kind.clone()).record(age);
+            done(note.clone()).execute(&mut **tx).await?;
+        }
+        Outcome::Sent { token, message } => {
+            sqlx::query(
+                "INSERT INTO prompt_messages (token, platform, channel, message) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (token, platform) DO UPDATE SET channel = excluded.channel, message = excluded.message",
+            )
+            .bind(token.clone())
+            .bind(message.platform.as_str())
+            .bind(message.channel.clone())
+            .bind(message.message.clone())
+            .execute(&mut **tx)
+            .await?;
+            done(format!("sent as {}", message.message)).execute(&mut **tx).await?;
         }
         Outcome::Retry { after, error, count } => {
             let due = now + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
-            let sql = if count {
+            let sql = if *count {
                 "UPDATE outbox SET due_at = $1, last_error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $3 AND lease_owner = $4"
             } else {
                 "UPDATE outbox SET due_at = $1, last_error = $2, lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 WHERE id = $3 AND lease_owner = $4"
             };
             sqlx::query(sql)
                 .bind(due)
-                .bind(error)
+                .bind(error.clone())
                 .bind(row.id)
                 .bind(inner.owner.clone())
-                .execute(inner.store.writer())
+                .execute(&mut **tx)
                 .await?;
         }
         Outcome::Failed(error) => {
             tracing::warn!(key = %row.key, kind = %row.kind, %error, "delivery failed for good");
             sqlx::query("UPDATE outbox SET done_at = $1, outcome = 'failed', last_error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $3 AND lease_owner = $4")
                 .bind(now)
-                .bind(error)
+                .bind(error.clone())
                 .bind(row.id)
                 .bind(inner.owner.clone())
-                .execute(inner.store.writer())
+                .execute(&mut **tx)
                 .await?;
         }
+    }
+    if matches!(outcome, Outcome::Done(_) | Outcome::Sent { .. }) {
+        let age = (now - row.created_at).max(0) as f64 / 1000.0;
+        metrics::histogram!("signoff_outbox_delivery_age_seconds", "kind" => row.kind.clone()).record(age);
     }
     Ok(())
 }
