@@ -1512,7 +1512,7 @@ async fn bolt_peer(args: &Args) -> anyhow::Result<()> {
     );
     println!(
         "RESULT bolt-peer signoff closed callers={callers} n={} ok={} throughput={:.0}/s {} {} committed={committed}/{} \
-         refused={refused} outbox_backlog_at_end={backlog} (chat.update is paced; see slack-click) loadavg1={s_closed_load}",
+         refused={refused} outbox_backlog_at_end={backlog} (chat.update still to be delivered by the outbox) loadavg1={s_closed_load}",
         s_closed.ok + s_closed.errors,
         s_closed.ok,
         s_closed.rate(),
