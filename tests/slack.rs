@@ -684,6 +684,39 @@ async fn a_429_on_chat_post_message_delivers_the_prompt_after_retry_after_exactl
 }
 
 #[tokio::test]
+async fn slack_answering_500_twice_is_retried_and_the_prompt_and_its_closing_land_once() {
+    for db in test_databases() {
+        bounded(async {
+            // Arrange: the first two chat.postMessage calls fail with HTTP 500.
+            let fake = FakeSlack::start().await;
+            fake.fail_next(2, "chat.postMessage", Scripted::ServerError);
+            let opts =
+                AppOptions::new().workflow("KIM_ONLY", &format!("user_constant_expression: {{ user: {KIM} }}\n"));
+            let app = slack_app(&db, &fake, opts).await;
+
+            // Act
+            let id = id_of(&app.create_ok(json!({ "requester": ANA, "resource": "kim-only" })).await);
+            let kim = slack_id(KIM);
+            let prompt = fake.wait_for_prompts(&[&kim]).await.remove(0);
+
+            // Assert: two failures, then one delivered prompt, and nothing more.
+            let posts = fake.calls_to("chat.postMessage");
+            let failed = posts.iter().filter(|c| c.answer["http"] == 500).count();
+            assert_eq!(failed, 2, "[{db}] {posts:?}");
+            app.wait_for_outbox_drained().await;
+            assert_eq!(fake.prompts_to(&kim).len(), 1, "[{db}] the prompt landed exactly once");
+
+            // The prompt still works: approving it closes that very message.
+            let (click, _) = app.slack_click(&fake, &kim, &prompt, "approve").await;
+            assert_eq!(click.status, 200, "[{db}] {}", click.text);
+            app.wait_for_state(&id, "approved").await;
+            fake.wait_for("the prompt is updated", |f| !f.updates_of(&prompt).is_empty()).await;
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
 async fn a_timeout_escalates_the_silent_approvers_dm_and_asks_the_manager() {
     for db in test_databases() {
         bounded(async {

@@ -121,6 +121,8 @@ pub enum Scripted {
     },
     /// HTTP 200 with `{"ok":false,"error":code}`.
     ApiError(&'static str),
+    /// HTTP 500 with a body that is not Slack's JSON, as a failing proxy or an outage answers.
+    ServerError,
 }
 
 #[derive(Default)]
@@ -403,6 +405,10 @@ async fn api(
             let answer = json!({"ok": false, "error": code});
             record(answer.clone());
             return axum::Json(answer).into_response();
+        }
+        Some(Scripted::ServerError) => {
+            record(json!({"http": 500}));
+            return (StatusCode::INTERNAL_SERVER_ERROR, "upstream failure").into_response();
         }
         None => {}
     }
