@@ -9,3 +9,6 @@ CREATE INDEX grants_by_request ON grants (request_id);
 -- from one index entry and also serves every lookup by request id, so it replaces items_by_request.
 CREATE INDEX items_by_request_status ON items (request_id, status);
 DROP INDEX items_by_request;
+
+-- Listing an approver's requests walks their prompts newest request first.
+CREATE INDEX prompts_by_approver_request ON prompts (approver, request_id);
