@@ -17,7 +17,7 @@ use super::{Inner, Job, Reply, RuntimeError, Work};
 use crate::audit::{self, Entry};
 use crate::chat::render;
 use crate::engine::{self, Effect, Event, Item};
-use crate::store::rows::{Inserts, Val};
+use crate::store::rows::{Inserts, Val, placeholders};
 use crate::store::{from_ms, ms};
 use crate::time::Timestamp;
 use crate::webhook::Payload;
@@ -247,7 +247,7 @@ impl<'a> Writer<'a> {
         let mut items: Vec<String> = Vec::new();
         for (column, keys) in [("request_id", &requests), ("token", &tokens)] {
             for chunk in keys.chunks(500) {
-                let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+                let list = placeholders(1, chunk.len());
                 let sql = format!(
                     "SELECT item_id, prompt_id, token, request_id, approver, state FROM prompts WHERE {column} IN ({list})"
                 );
@@ -291,7 +291,7 @@ impl<'a> Writer<'a> {
         items.sort_unstable();
         items.dedup();
         for chunk in items.chunks(500) {
-            let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            let list = placeholders(1, chunk.len());
             let sql = format!(
                 "SELECT id, state, request_id, updated_at FROM items WHERE id IN ({list}) ORDER BY id{}",
                 self.inner.store.for_update()
@@ -302,15 +302,7 @@ impl<'a> Writer<'a> {
             }
             for r in q.fetch_all(&mut **tx).await? {
                 let id: String = r.try_get("id")?;
-                let state: String = r.try_get("state")?;
-                let item: Item = serde_json::from_str(&state)
-                    .map_err(|e| sqlx::Error::Decode(format!("item {id} state: {e}").into()))?;
-                let cached = Cached {
-                    item,
-                    request_id: r.try_get("request_id")?,
-                    dirty: false,
-                    updated_at: from_ms(r.try_get("updated_at")?),
-                };
+                let cached = Cached::from_row(&id, &r)?;
                 self.items.insert(id, cached);
             }
         }
@@ -367,7 +359,7 @@ impl<'a> Writer<'a> {
         for state in ["answered", "dismissed"] {
             let tokens: Vec<&String> = changes.iter().filter(|(_, s)| *s == state).map(|(t, _)| t).collect();
             for chunk in tokens.chunks(500) {
-                let list = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+                let list = placeholders(2, chunk.len());
                 let sql = format!("UPDATE prompts SET state = $1 WHERE token IN ({list})");
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(state.to_owned());
                 for t in chunk {
@@ -682,15 +674,7 @@ impl<'a> Writer<'a> {
             format!("SELECT state, request_id, updated_at FROM items WHERE id = $1{}", self.inner.store.for_update());
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(item_id.to_owned()).fetch_optional(&mut **tx).await?;
         let Some(row) = row else { return Ok(None) };
-        let state: String = row.try_get("state")?;
-        let item: Item = serde_json::from_str(&state)
-            .map_err(|e| RuntimeError::Store(sqlx::Error::Decode(format!("item {item_id} state: {e}").into())))?;
-        Ok(Some(Cached {
-            item,
-            request_id: row.try_get("request_id")?,
-            dirty: false,
-            updated_at: from_ms(row.try_get("updated_at")?),
-        }))
+        Ok(Some(Cached::from_row(item_id, &row)?))
     }
 
     /// Applies one event to an item, keeps the result for the end of the batch, and turns its effects into rows.
@@ -1010,6 +994,21 @@ struct Cached {
     dirty: bool,
     /// When it last changed.
     updated_at: Timestamp,
+}
+
+impl Cached {
+    /// An item as read (columns `state`, `request_id`, `updated_at`), unchanged so far.
+    fn from_row(id: &str, row: &sqlx::any::AnyRow) -> Result<Cached, sqlx::Error> {
+        let state: String = row.try_get("state")?;
+        let item: Item =
+            serde_json::from_str(&state).map_err(|e| sqlx::Error::Decode(format!("item {id} state: {e}").into()))?;
+        Ok(Cached {
+            item,
+            request_id: row.try_get("request_id")?,
+            dirty: false,
+            updated_at: from_ms(row.try_get("updated_at")?),
+        })
+    }
 }
 
 /// What an outbox row is, besides its payload.

@@ -107,9 +107,21 @@ impl Inserts {
     }
 }
 
+/// `$first, $first+1, ...`: `n` numbered parameters for an `IN (...)` list.
+pub fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_number_from_the_first() {
+        assert_eq!(placeholders(1, 3), "$1, $2, $3");
+        assert_eq!(placeholders(2, 1), "$2");
+        assert_eq!(placeholders(1, 0), "");
+    }
 
     #[test]
     fn the_statement_numbers_every_parameter_once_in_row_order() {
