@@ -2,7 +2,7 @@
 //! deliveries fail and callbacks are forged), and SIGTERM drains and exits 0.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,8 +16,21 @@ const SECRETS: [&str; 5] = [
     "discord-bot-SECRET-321",
 ];
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+/// The address the service announced in its JSON "signoff is ready" line (it binds port 0: a port picked by the
+/// test beforehand could be taken by another test before the service binds it).
+fn announced_addr(log: &Path, started: Instant) -> SocketAddr {
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let ready = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["message"] == "signoff is ready");
+        if let Some(addr) = ready.as_ref().and_then(|v| v["addr"].as_str()) {
+            return addr.parse().expect("the announced address parses");
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "not ready within 30 s:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// One HTTP/1.1 exchange on a fresh connection; returns (status, body).
@@ -41,11 +54,11 @@ fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], bo
     (status, body)
 }
 
-fn write_config(dir: &Path, port: u16) -> std::path::PathBuf {
+fn write_config(dir: &Path) -> std::path::PathBuf {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let config = format!(
         r#"[server]
-listen = "127.0.0.1:{port}"
+listen = "127.0.0.1:0"
 [database]
 url = "sqlite://{db}"
 [directory]
@@ -86,8 +99,7 @@ secret = "{hook}"
 fn serve_logs_json_without_secrets_and_drains_on_sigterm() {
     // Arrange: a service whose chat platforms and webhook are unreachable, so deliveries fail and are logged.
     let dir = tempfile::tempdir().expect("a temp dir");
-    let port = free_port();
-    let config = write_config(dir.path(), port);
+    let config = write_config(dir.path());
     let log = std::fs::File::create(dir.path().join("log.jsonl")).expect("a log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_signoff"))
         .args(["serve", "--config"])
@@ -99,8 +111,8 @@ fn serve_logs_json_without_secrets_and_drains_on_sigterm() {
         .stderr(log)
         .spawn()
         .expect("signoff serve starts");
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let started = Instant::now();
+    let addr = announced_addr(&dir.path().join("log.jsonl"), started);
     while http(addr, "GET", "/readyz", &[], "").0 != 200 {
         assert!(started.elapsed() < Duration::from_secs(30), "not ready within 30 s");
         std::thread::sleep(Duration::from_millis(20));

@@ -70,7 +70,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// Sets up logging: `RUST_LOG` (or `SIGNOFF_LOG`) picks levels, default `info`.
+/// Sets up logging: `RUST_LOG` (or `SIGNOFF_LOG`) picks levels, default `info`; colours only on a terminal.
 pub(crate) fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = std::env::var("SIGNOFF_LOG")
@@ -78,7 +78,9 @@ pub(crate) fn init_logging(format: LogFormat) {
         .and_then(|v| EnvFilter::try_new(v).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: a log file or a collector would get escape codes in every line.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -146,9 +146,9 @@ impl Server {
         &self.path
     }
 
-    fn write_config(&self, port: u16) -> anyhow::Result<()> {
+    fn write_config(&self) -> anyhow::Result<()> {
         let toml = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n\
+            "[server]\nlisten = \"127.0.0.1:0\"\n\n\
              [database]\nurl = \"sqlite://{db}\"\n\n\
              [directory]\npath = \"directory.yaml\"\n\n\
              [policies]\npath = \"policies.yaml\"\n\n\
@@ -161,67 +161,72 @@ impl Server {
         Ok(())
     }
 
-    /// Starts `signoff serve` (on the same port as before when there was one) and waits for `/readyz`. A port
-    /// somebody else took meanwhile is replaced by a fresh one.
+    /// Starts `signoff serve` and waits for `/readyz`. The child binds port 0 and announces the address it got
+    /// in its "signoff is ready" log line; guessing a free port beforehand would race with the other trials,
+    /// and another trial's server could then answer our `/readyz`.
     pub async fn start(&self) -> anyhow::Result<()> {
         let mut child = self.child.lock().await;
         anyhow::ensure!(child.is_none(), "the server is already running");
-        let mut port = *self.port.lock().unwrap();
-        for attempt in 0..8 {
-            if port == 0 || attempt > 0 {
-                port = free_port()?;
-            }
-            *self.port.lock().unwrap() = port;
-            self.write_config(port)?;
-            let mut log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;
-            let log_start = log.metadata()?.len() as usize;
-            use std::io::Write as _;
-            writeln!(log, "----- start {} on port {port} -----", self.generation.borrow().number + 1)?;
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_signoff"));
-            cmd.arg("serve").arg("--config").arg(self.config()).current_dir(&self.path);
-            for (name, _) in std::env::vars_os() {
-                if name.to_string_lossy().starts_with("SIGNOFF_") {
-                    cmd.env_remove(name);
-                }
-            }
-            cmd.env("SIGNOFF_LOG", "info,sqlx=warn")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .kill_on_drop(true);
-            let mut c = cmd.spawn().context("spawning signoff serve")?;
-            match self.wait_ready(&mut c).await {
-                Ok(()) => {
-                    *child = Some(c);
-                    self.generation.send_modify(|g| {
-                        g.number += 1;
-                        g.up = true;
-                    });
-                    return Ok(());
-                }
-                Err(e) => {
-                    let _ = c.kill().await;
-                    let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
-                    let this_start = log.get(log_start..).unwrap_or_default();
-                    if this_start.contains("Address already in use") {
-                        continue; // the port was taken: try another
-                    }
-                    return Err(e.context(format!("signoff serve did not become ready; log:\n{}", tail(&log, 40))));
-                }
+        self.write_config()?;
+        let mut log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;
+        use std::io::Write as _;
+        writeln!(log, "----- start {} -----", self.generation.borrow().number + 1)?;
+        let log_start = log.metadata()?.len() as usize;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_signoff"));
+        cmd.arg("serve").arg("--config").arg(self.config()).current_dir(&self.path);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("SIGNOFF_") {
+                cmd.env_remove(name);
             }
         }
-        bail!("no free port after 8 attempts")
+        cmd.env("SIGNOFF_LOG", "info,sqlx=warn")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true);
+        let mut c = cmd.spawn().context("spawning signoff serve")?;
+        match self.wait_ready(&mut c, log_start).await {
+            Ok(()) => {
+                *child = Some(c);
+                self.generation.send_modify(|g| {
+                    g.number += 1;
+                    g.up = true;
+                });
+                Ok(())
+            }
+            Err(e) => {
+                let _ = c.kill().await;
+                let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+                Err(e.context(format!("signoff serve did not become ready; log:\n{}", tail(&log, 40))))
+            }
+        }
     }
 
-    async fn wait_ready(&self, child: &mut Child) -> anyhow::Result<()> {
+    /// Waits for this start's "signoff is ready" line, takes the port from it, then for `/readyz` there.
+    async fn wait_ready(&self, child: &mut Child, log_start: usize) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
-        let url = format!("{}/readyz", self.base());
         loop {
             if let Some(status) = child.try_wait()? {
                 bail!("signoff serve exited with {status} while starting");
             }
+            let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+            if let Some(port) = announced_port(log.get(log_start..).unwrap_or_default()) {
+                *self.port.lock().unwrap() = port;
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("signoff serve did not say it was ready within 60s");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let url = format!("{}/readyz", self.base());
+        loop {
             if let Ok((200, _)) = self.api.get_raw(&url).await {
                 return Ok(());
+            }
+            if let Some(status) = child.try_wait()? {
+                bail!("signoff serve exited with {status} after saying it was ready");
             }
             if Instant::now() > deadline {
                 bail!("signoff serve not ready after 60s");
@@ -298,8 +303,9 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
-/// A port nobody listens on right now (bind port 0, read it, close).
-fn free_port() -> anyhow::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
+/// The port in the last `signoff is ready addr=127.0.0.1:PORT` line of `log` (plain text, no colours).
+fn announced_port(log: &str) -> Option<u16> {
+    let line = log.lines().rev().find(|l| l.contains("signoff is ready"))?;
+    let addr = line.split_whitespace().find_map(|w| w.strip_prefix("addr="))?;
+    addr.rsplit_once(':')?.1.parse().ok()
 }
