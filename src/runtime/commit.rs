@@ -17,7 +17,7 @@ use super::{Inner, Job, Reply, RuntimeError, Work};
 use crate::audit::{self, Entry};
 use crate::chat::render;
 use crate::engine::{self, Effect, Event, Item};
-use crate::store::rows::{Inserts, Val, placeholders};
+use crate::store::rows::{Inserts, Params, Val};
 use crate::store::{from_ms, ms};
 use crate::time::Timestamp;
 use crate::webhook::Payload;
@@ -245,9 +245,10 @@ impl<'a> Writer<'a> {
         tokens.sort_unstable();
         tokens.dedup();
         let mut items: Vec<String> = Vec::new();
+        let style = Params::of(tx);
         for (column, keys) in [("request_id", &requests), ("token", &tokens)] {
             for chunk in keys.chunks(500) {
-                let list = placeholders(1, chunk.len());
+                let list = style.list(1, chunk.len());
                 let sql = format!(
                     "SELECT item_id, prompt_id, token, request_id, approver, state FROM prompts WHERE {column} IN ({list})"
                 );
@@ -291,7 +292,7 @@ impl<'a> Writer<'a> {
         items.sort_unstable();
         items.dedup();
         for chunk in items.chunks(500) {
-            let list = placeholders(1, chunk.len());
+            let list = style.list(1, chunk.len());
             let sql = format!(
                 "SELECT id, state, request_id, updated_at FROM items WHERE id IN ({list}) ORDER BY id{}",
                 self.inner.store.for_update()
@@ -356,11 +357,15 @@ impl<'a> Writer<'a> {
     /// Prompt states, one statement per state for the whole batch.
     async fn flush_prompt_states(&mut self, tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
         let changes = std::mem::take(&mut self.prompt_states);
+        let style = Params::of(tx);
         for state in ["answered", "dismissed"] {
             let tokens: Vec<&String> = changes.iter().filter(|(_, s)| *s == state).map(|(t, _)| t).collect();
             for chunk in tokens.chunks(500) {
-                let list = placeholders(2, chunk.len());
-                let sql = format!("UPDATE prompts SET state = $1 WHERE token IN ({list})");
+                let sql = format!(
+                    "UPDATE prompts SET state = {} WHERE token IN ({})",
+                    style.one(1),
+                    style.list(2, chunk.len())
+                );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(state.to_owned());
                 for t in chunk {
                     q = q.bind((*t).clone());
@@ -375,8 +380,9 @@ impl<'a> Writer<'a> {
     async fn flush_timers(&mut self, tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
         let changes = std::mem::take(&mut self.timers);
         let cancelled: Vec<&(String, u32)> = changes.iter().filter(|(_, due)| due.is_none()).map(|(k, _)| k).collect();
+        let style = Params::of(tx);
         for chunk in cancelled.chunks(500) {
-            let list = (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect::<Vec<_>>();
+            let list = (0..chunk.len()).map(|i| format!("({})", style.list(2 * i + 1, 2))).collect::<Vec<_>>();
             let sql = format!("DELETE FROM timers WHERE (item_id, timer_id) IN (VALUES {})", list.join(", "));
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (item, timer) in chunk {
