@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 use super::{Inner, Job, Work};
 use crate::audit::Entry;
 use crate::store::ms;
+use crate::store::rows::{Inserts, Params, Val};
 use crate::webhook::DeliveryError;
 
 /// The longest one delivery attempt may take (chat calls and the webhook both time out sooner on their own).
@@ -178,10 +179,67 @@ async fn record(inner: Arc<Inner>, mut rx: mpsc::Receiver<Completion>) {
 
 async fn record_batch(inner: &Inner, batch: &[Completion]) -> Result<(), sqlx::Error> {
     let mut tx = inner.store.begin().await?;
+    let now = ms(crate::time::now());
+    // The common outcomes (sent, done) as two multi-row statements for the whole batch; retries and failures,
+    // which are rare, one by one.
+    let mut messages = Inserts::new(
+        "INSERT INTO prompt_messages (token, platform, channel, message)",
+        4,
+        "ON CONFLICT (token, platform) DO UPDATE SET channel = excluded.channel, message = excluded.message",
+    );
+    let mut done: Vec<(i64, String)> = Vec::new();
     for c in batch {
-        finish(inner, &mut tx, &c.row, &c.outcome).await?;
+        match &c.outcome {
+            Outcome::Done(note) => done.push((c.row.id, note.clone())),
+            Outcome::Sent { token, message } => {
+                messages.push(vec![
+                    Val::Text(token.clone()),
+                    Val::Text(message.platform.as_str().to_owned()),
+                    Val::Text(message.channel.clone()),
+                    Val::Text(message.message.clone()),
+                ]);
+                done.push((c.row.id, format!("sent as {}", message.message)));
+            }
+            other => finish(inner, &mut tx, &c.row, other, now).await?,
+        }
+        if matches!(c.outcome, Outcome::Done(_) | Outcome::Sent { .. }) {
+            let age = (now - c.row.created_at).max(0) as f64 / 1000.0;
+            metrics::histogram!("signoff_outbox_delivery_age_seconds", "kind" => c.row.kind.clone()).record(age);
+        }
     }
+    messages.flush(&mut tx).await?;
+    mark_done(inner, &mut tx, &done, now).await?;
     tx.commit().await
+}
+
+/// Marks delivered rows done, each with its note, in statements of up to 500 rows. Conditional on our lease,
+/// like every completion.
+async fn mark_done(
+    inner: &Inner,
+    tx: &mut Transaction<'static, Any>,
+    rows: &[(i64, String)],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let style = Params::of(tx);
+    for chunk in rows.chunks(500) {
+        let values = (0..chunk.len()).map(|i| format!("({})", style.list(2 + 2 * i, 2))).collect::<Vec<_>>();
+        // `column1`, `column2`: the names SQLite and PostgreSQL both give the columns of a `VALUES` list.
+        let sql = format!(
+            "UPDATE outbox SET done_at = {}, outcome = v.column2, lease_owner = NULL, lease_until = NULL \
+             FROM (VALUES {}) AS v WHERE outbox.id = v.column1 AND outbox.lease_owner = {}",
+            style.one(1),
+            values.join(", "),
+            style.one(2 + 2 * chunk.len()),
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        // Bound in the order the parameters appear (SQLite's anonymous parameters need that).
+        for (id, note) in chunk {
+            q = q.bind(*id).bind(note.clone());
+        }
+        q = q.bind(inner.owner.clone());
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// How long until the earliest claimable row is due (zero if one is due now). Rows leased here or by another
@@ -358,12 +416,14 @@ async fn close_prompt(inner: &Inner, row: &Claimed) -> Outcome {
     }
 }
 
-/// Where a prompt's message landed on `platform`, if it was sent.
+/// Where a prompt's message landed on `platform`, if it was sent. Read on the reader pool: a send counts as
+/// done in the same commit that stores its message, so a committed read sees both or neither, and the one
+/// SQLite writer connection stays free for the committer.
 async fn sent_message(inner: &Inner, token: &str, platform: Platform) -> Result<Option<MessageRef>, sqlx::Error> {
     let row = sqlx::query("SELECT channel, message FROM prompt_messages WHERE token = $1 AND platform = $2")
         .bind(token.to_owned())
         .bind(platform.as_str())
-        .fetch_optional(inner.store.writer())
+        .fetch_optional(inner.store.reader())
         .await?;
     Ok(row.map(|m| MessageRef {
         platform,
@@ -444,43 +504,18 @@ async fn webhook(inner: &Inner, row: &Claimed) -> Outcome {
     outcome
 }
 
-/// Records how a delivery went, if this process still holds the row's lease.
-/// Writes how one delivery went, inside the recorder's transaction. Every update is conditional on our lease,
+/// Writes a retry or a failure, inside the recorder's transaction. Every update is conditional on our lease,
 /// so a row another replica took over after our lease ran out is left to it.
 async fn finish(
     inner: &Inner,
     tx: &mut Transaction<'static, Any>,
     row: &Claimed,
     outcome: &Outcome,
+    now: i64,
 ) -> Result<(), sqlx::Error> {
-    let now = ms(crate::time::now());
-    let done = |note: String| {
-        sqlx::query(
-            "UPDATE outbox SET done_at = $1, outcome = $2, lease_owner = NULL, lease_until = NULL \
-             WHERE id = $3 AND lease_owner = $4",
-        )
-        .bind(now)
-        .bind(note)
-        .bind(row.id)
-        .bind(inner.owner.clone())
-    };
     match outcome {
-        Outcome::Done(note) => {
-            done(note.clone()).execute(&mut **tx).await?;
-        }
-        Outcome::Sent { token, message } => {
-            sqlx::query(
-                "INSERT INTO prompt_messages (token, platform, channel, message) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (token, platform) DO UPDATE SET channel = excluded.channel, message = excluded.message",
-            )
-            .bind(token.clone())
-            .bind(message.platform.as_str())
-            .bind(message.channel.clone())
-            .bind(message.message.clone())
-            .execute(&mut **tx)
-            .await?;
-            done(format!("sent as {}", message.message)).execute(&mut **tx).await?;
-        }
+        // Written for the whole batch by `record_batch`.
+        Outcome::Done(_) | Outcome::Sent { .. } => {}
         Outcome::Retry { after, error, count } => {
             let due = now + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
             let sql = if *count {
@@ -506,10 +541,6 @@ async fn finish(
                 .execute(&mut **tx)
                 .await?;
         }
-    }
-    if matches!(outcome, Outcome::Done(_) | Outcome::Sent { .. }) {
-        let age = (now - row.created_at).max(0) as f64 / 1000.0;
-        metrics::histogram!("signoff_outbox_delivery_age_seconds", "kind" => row.kind.clone()).record(age);
     }
     Ok(())
 }
