@@ -104,9 +104,11 @@ pub(super) async fn run(inner: Arc<Inner>) {
                     let finished = finished.clone();
                     inflight.spawn(async move { deliver(&inner, row, &finished).await });
                 }
-                // Reap finished deliveries without waiting, then look for more work.
+                // Reap finished deliveries without waiting, then look for more work once at least half the
+                // slots are free: every claim is a write (a commit of its own on SQLite, sharing the one
+                // writer connection with the committer), so many claims of a row or two would slow decisions.
                 while inflight.try_join_next().is_some() {}
-                if inflight.len() >= inner.tuning.concurrency {
+                while inflight.len() > inner.tuning.concurrency / 2 {
                     inflight.join_next().await;
                 }
                 continue;
