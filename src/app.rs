@@ -77,8 +77,11 @@ impl Application {
                 .map_err(|d| anyhow::anyhow!("{d}"))
                 .context("loading the directory and policies")?,
         };
+        let catalog_ms = started.elapsed().as_millis() as u64;
         let store = Store::open(&config.database.url).await.context("opening the database")?;
+        let database_ms = started.elapsed().as_millis() as u64 - catalog_ms;
         let released = store.release_dead_leases().await.context("releasing leases of a previous run")?;
+        let leases_ms = started.elapsed().as_millis() as u64 - catalog_ms - database_ms;
         if released > 0 {
             tracing::info!(released, "took over deliveries and timers a previous run had claimed");
         }
@@ -114,7 +117,15 @@ impl Application {
             discord: surfaces.discord,
         };
         let router = http::router(state);
-        tracing::info!(%addr, elapsed_ms = started.elapsed().as_millis() as u64, "signoff is ready");
+        // Where start-up time went, so a slow start can be read off the log line.
+        tracing::info!(
+            %addr,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            catalog_ms,
+            database_ms,
+            leases_ms,
+            "signoff is ready"
+        );
         Ok(Application { listener, addr, router, runtime, socket })
     }
 

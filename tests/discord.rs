@@ -14,21 +14,6 @@ use support::fake_discord::{self, FakeDiscord};
 use support::fake_slack::FakeSlack;
 use support::*;
 
-/// The longest any scenario here may take.
-const SCENARIO: Duration = Duration::from_secs(60);
-
-/// Runs a scenario, failing it if it takes longer than [`SCENARIO`].
-async fn bounded(scenario: impl Future<Output = ()>) {
-    tokio::time::timeout(SCENARIO, scenario).await.expect("the scenario finished in time");
-}
-
-fn any_of_three() -> String {
-    format!(
-        "parallel_expression:\n  number_required: 1\n  expressions:\n    - user_constant_expression: {{ user: {KIM} }}\n    \
-         - user_constant_expression: {{ user: {MAX} }}\n    - user_constant_expression: {{ user: {SAM} }}\n"
-    )
-}
-
 fn kim_only() -> String {
     format!("user_constant_expression: {{ user: {KIM} }}\n")
 }
@@ -36,11 +21,6 @@ fn kim_only() -> String {
 /// A Discord-chatting app on `db` with `opts`.
 async fn discord_app(db: &TestDb, fake: &FakeDiscord, opts: AppOptions) -> TestApp {
     spawn_app(opts.on(db).discord(fake)).await
-}
-
-/// The decisions of a view's first item.
-fn decisions(view: &Value) -> Vec<Value> {
-    item(view)["decisions"].as_array().cloned().unwrap_or_default()
 }
 
 /// Discord markdown with its escapes undone (`req\_01` reads `req_01`).

@@ -13,23 +13,8 @@ use serde_json::Value;
 use support::fake_slack::{self, FakeSlack, Scripted};
 use support::*;
 
-/// The longest any scenario here may take.
-const SCENARIO: Duration = Duration::from_secs(60);
-
 /// One forged, stale or tampered delivery: what it is, the route, its body, its headers.
 type ForgedCase<'a> = (&'a str, &'a str, String, Vec<(&'a str, String)>);
-
-/// Runs a scenario, failing it if it takes longer than [`SCENARIO`].
-async fn bounded(scenario: impl Future<Output = ()>) {
-    tokio::time::timeout(SCENARIO, scenario).await.expect("the scenario finished in time");
-}
-
-fn any_of_three() -> String {
-    format!(
-        "parallel_expression:\n  number_required: 1\n  expressions:\n    - user_constant_expression: {{ user: {KIM} }}\n    \
-         - user_constant_expression: {{ user: {MAX} }}\n    - user_constant_expression: {{ user: {SAM} }}\n"
-    )
-}
 
 fn manager_then_kim() -> String {
     format!(
@@ -41,11 +26,6 @@ fn manager_then_kim() -> String {
 /// A Slack-chatting app on `db` with `opts`.
 async fn slack_app(db: &TestDb, fake: &FakeSlack, opts: AppOptions) -> TestApp {
     spawn_app(opts.on(db).slack(fake)).await
-}
-
-/// The decisions of a view's first item.
-fn decisions(view: &Value) -> Vec<Value> {
-    item(view)["decisions"].as_array().cloned().unwrap_or_default()
 }
 
 /// The request id a `/request` confirmation names (`Request <id> sent: ...`).

@@ -1132,6 +1132,27 @@ pub struct RowCounts {
     pub outbox: i64,
 }
 
+/// The longest any chat scenario may take.
+pub const SCENARIO: Duration = Duration::from_secs(60);
+
+/// Runs a scenario, failing it if it takes longer than [`SCENARIO`].
+pub async fn bounded(scenario: impl Future<Output = ()>) {
+    tokio::time::timeout(SCENARIO, scenario).await.expect("the scenario finished in time");
+}
+
+/// A workflow asking Kim, Max and Sam at once, any one of whom settles it.
+pub fn any_of_three() -> String {
+    format!(
+        "parallel_expression:\n  number_required: 1\n  expressions:\n    - user_constant_expression: {{ user: {KIM} }}\n    \
+         - user_constant_expression: {{ user: {MAX} }}\n    - user_constant_expression: {{ user: {SAM} }}\n"
+    )
+}
+
+/// The decisions of a view's first item.
+pub fn decisions(view: &Value) -> Vec<Value> {
+    item(view)["decisions"].as_array().cloned().unwrap_or_default()
+}
+
 /// The first item of a request view.
 pub fn item(view: &Value) -> &Value {
     &view["items"][0]
