@@ -191,8 +191,8 @@ async fn record_batch(inner: &Inner, batch: &[Completion]) -> Result<(), sqlx::E
     );
     let mut done: Vec<(i64, String)> = Vec::new();
     for c in batch {
-        match &c.outcome {
-            Outcome::Done(note) => done.push((c.row.id, note.clone())),
+        let note = match &c.outcome {
+            Outcome::Done(note) => note.clone(),
             Outcome::Sent { token, message } => {
                 messages.push(vec![
                     Val::Text(token.clone()),
@@ -200,14 +200,16 @@ async fn record_batch(inner: &Inner, batch: &[Completion]) -> Result<(), sqlx::E
                     Val::Text(message.channel.clone()),
                     Val::Text(message.message.clone()),
                 ]);
-                done.push((c.row.id, format!("sent as {}", message.message)));
+                format!("sent as {}", message.message)
             }
-            other => finish(inner, &mut tx, &c.row, other, now).await?,
-        }
-        if matches!(c.outcome, Outcome::Done(_) | Outcome::Sent { .. }) {
-            let age = (now - c.row.created_at).max(0) as f64 / 1000.0;
-            metrics::histogram!("signoff_outbox_delivery_age_seconds", "kind" => c.row.kind.clone()).record(age);
-        }
+            other => {
+                finish(inner, &mut tx, &c.row, other, now).await?;
+                continue;
+            }
+        };
+        done.push((c.row.id, note));
+        let age = (now - c.row.created_at).max(0) as f64 / 1000.0;
+        metrics::histogram!("signoff_outbox_delivery_age_seconds", "kind" => c.row.kind.clone()).record(age);
     }
     messages.flush(&mut tx).await?;
     mark_done(inner, &mut tx, &done, now).await?;
