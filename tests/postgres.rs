@@ -478,7 +478,7 @@ async fn the_store_opens_and_migrates_and_signoff_migrate_runs_twice() {
         assert_eq!(head, 0);
         let version: Option<i64> =
             sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations").fetch_one(store.reader()).await.unwrap();
-        assert_eq!(version, Some(postgres_migrations()));
+        assert_eq!(version, postgres_migrations().last().copied());
         store.close().await;
     })
     .await;
@@ -614,7 +614,7 @@ async fn replicas_starting_together_on_a_fresh_database_migrate_it_once() {
             s.ready().await.expect("ready");
         }
         let applied = count(stores[0].reader(), "SELECT COUNT(*) FROM _sqlx_migrations").await;
-        assert_eq!(applied, postgres_migrations(), "each migration applied once");
+        assert_eq!(applied, i64::try_from(postgres_migrations().len()).unwrap(), "each migration applied once");
         let heads = count(stores[0].reader(), "SELECT COUNT(*) FROM audit_head").await;
         assert_eq!(heads, 1);
         for s in &stores {
@@ -942,12 +942,17 @@ async fn when_a_replica_dies_the_other_delivers_what_it_held() {
     .await;
 }
 
-/// How many migrations the PostgreSQL schema has (the files in `migrations/postgres`).
-fn postgres_migrations() -> i64 {
+/// The versions of the PostgreSQL schema's migrations, from the file names in `migrations/postgres` (a number
+/// may be skipped where only the SQLite schema needed a migration).
+fn postgres_migrations() -> Vec<i64> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
-    let n = std::fs::read_dir(&dir)
+    let mut versions: Vec<i64> = std::fs::read_dir(&dir)
         .expect("the migrations folder")
-        .filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "sql")))
-        .count();
-    i64::try_from(n).expect("a count")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".sql")?.split('_').next()?.parse().ok()
+        })
+        .collect();
+    versions.sort_unstable();
+    versions
 }
