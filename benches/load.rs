@@ -15,7 +15,8 @@
 //! - `million`: 1,000,000 pending items written straight into a SQLite file (rows copied from one request
 //!   created through the runtime, with fresh ids), then `signoff serve` started on it as a child process:
 //!   its RSS, and HTTP decision latency compared with the same workload on a database of 5,000 items, in the
-//!   same run. Options: `--items 1000000`, `--small 5000`.
+//!   same run. Both servers run at once and the workload alternates between them in rounds. Options:
+//!   `--items 1000000`, `--small 10000`.
 //! - `probe`: the disk alone (fdatasync per second, SQLite `synchronous = FULL` commits per second).
 //!
 //! Every scenario is bounded in count and time, talks only to 127.0.0.1, works in a temporary folder under
@@ -400,6 +401,17 @@ impl Phase {
 
     fn rate(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Adds a later piece of the same workload (run after this one, as the next round).
+    fn absorb(&mut self, later: Phase) {
+        let offset = self.elapsed;
+        self.ok += later.ok;
+        self.errors += later.errors;
+        self.first_error = self.first_error.take().or(later.first_error);
+        self.elapsed += later.elapsed;
+        self.latencies.extend(later.latencies);
+        self.ends.extend(later.ends.into_iter().map(|e| e + offset));
     }
 
     /// Nearest-rank percentile of the successful calls, in milliseconds.
@@ -1683,6 +1695,7 @@ impl Server {
 }
 
 /// What one database gave under the same workload.
+#[derive(Default)]
 struct Figures {
     label: String,
     items: usize,
@@ -1735,86 +1748,88 @@ async fn http_gets(http: &Http, path: &str, times: usize) -> Phase {
     .await
 }
 
-/// Workload sizes of `million`, the same on both databases.
-const SEQUENTIAL: usize = 300;
-const CONCURRENT: usize = 1_500;
+/// Workload sizes of `million`, the same on both databases, spread over [`ROUNDS`] rounds.
+const SEQUENTIAL: usize = 2_000;
+const CONCURRENT: usize = 4_000;
 const CONCURRENT_CALLERS: usize = 16;
-const HOT: usize = 100;
+const HOT: usize = 500;
+/// Seconds of creates at 200/s on each database.
+const CREATE_SECONDS: f64 = 5.0;
+/// The workload alternates between the two servers in this many rounds.
+const ROUNDS: usize = 10;
 
-async fn measure_server(
-    dir: &Path,
-    label: &str,
-    db: &Path,
-    directory: &Path,
-    items: usize,
-    sample: &Sample,
-    chosen: &Chosen,
-) -> anyhow::Result<Figures> {
-    let file_mib = std::fs::metadata(db)?.len() as f64 / 1024.0 / 1024.0;
-    let (mut server, startup, startup_breakdown) = Server::start(dir, label, db, directory).await?;
-    let result = async {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let (rss_ready, _) = server.rss_mib();
-        let pick = |ks: &[usize]| -> Vec<Pending> { ks.iter().filter_map(|k| chosen.get(k).cloned()).collect() };
-        let (seq_ks, conc_ks) = sample.uniform.split_at(SEQUENTIAL.min(sample.uniform.len()));
-        let sequential = http_decisions(&server.http, pick(seq_ks), 1).await;
-        let concurrent = http_decisions(&server.http, pick(conc_ks), CONCURRENT_CALLERS).await;
-        let hot = http_decisions(&server.http, pick(&sample.hot), 1).await;
-        let creates = open_loop_creates(&server.http, 200.0, 5.0, 0).await;
-        let list_approver =
-            http_gets(&server.http, &format!("/api/v1/requests?approver={}&limit=50", manager(1)), 5).await;
-        let list_state = http_gets(&server.http, "/api/v1/requests?state=requested&limit=50", 1).await;
-        let (rss_after, hwm) = server.rss_mib();
-        Ok::<_, anyhow::Error>(Figures {
-            label: label.to_owned(),
-            items,
-            file_mib,
-            startup,
-            startup_breakdown,
-            rss_ready,
-            rss_after,
-            hwm,
-            sequential,
-            concurrent,
-            hot,
-            creates,
-            list_approver,
-            list_state,
-        })
+/// A database under test and its running server.
+struct Measured {
+    server: Server,
+    figures: Figures,
+    sample: Sample,
+    chosen: Chosen,
+}
+
+impl Measured {
+    /// The items round `round` of a workload decides on: its share of `ks`.
+    fn share(&self, ks: &[usize], round: usize) -> Vec<Pending> {
+        let per = ks.len().div_ceil(ROUNDS);
+        ks.iter().skip(round * per).take(per).filter_map(|k| self.chosen.get(k).cloned()).collect()
     }
-    .await;
-    server.stop().await;
-    let f = result?;
-    println!(
-        "RESULT million db={} items={} file={:.0}MiB startup={:.2}s ({}) rss_ready={:.1}MiB rss_after={:.1}MiB \
-         hwm={:.1}MiB",
-        f.label,
-        f.items,
-        f.file_mib,
-        f.startup.as_secs_f64(),
-        f.startup_breakdown,
-        f.rss_ready,
-        f.rss_after,
-        f.hwm
-    );
-    for (what, p) in [
-        ("decide_sequential", &f.sequential),
-        ("decide_16_callers", &f.concurrent),
-        ("decide_hot_approver", &f.hot),
-        ("create_open_loop_200/s", &f.creates),
-        ("list_by_approver", &f.list_approver),
-        ("list_by_state", &f.list_state),
-    ] {
+
+    /// One round of every timed workload on this server.
+    async fn round(&mut self, round: usize) {
+        let (seq_ks, conc_ks) = self.sample.uniform.split_at(SEQUENTIAL.min(self.sample.uniform.len()));
+        let (seq, conc, hot) =
+            (self.share(seq_ks, round), self.share(conc_ks, round), self.share(&self.sample.hot, round));
+        let http = &self.server.http;
+        let seq = http_decisions(http, seq, 1).await;
+        let conc = http_decisions(http, conc, CONCURRENT_CALLERS).await;
+        let hot = http_decisions(http, hot, 1).await;
+        let creates = open_loop_creates(http, 200.0, CREATE_SECONDS / ROUNDS as f64, round * 1_000).await;
         println!(
-            "RESULT million db={} {what}: ok={} {} rate={:.0}/s {}",
-            f.label,
-            p.ok,
-            p.error_summary(),
-            p.rate(),
-            p.latency_summary()
+            "  round {round} db={}: p99 decide_sequential={:.2}ms decide_16_callers={:.2}ms hot={:.2}ms create={:.2}ms",
+            self.figures.label,
+            seq.pct(99.0),
+            conc.pct(99.0),
+            hot.pct(99.0),
+            creates.pct(99.0)
         );
+        let f = &mut self.figures;
+        f.sequential.absorb(seq);
+        f.concurrent.absorb(conc);
+        f.hot.absorb(hot);
+        f.creates.absorb(creates);
     }
-    Ok(f)
+
+    fn print(&self) {
+        let f = &self.figures;
+        println!(
+            "RESULT million db={} items={} file={:.0}MiB startup={:.2}s ({}) rss_ready={:.1}MiB \
+             rss_after={:.1}MiB hwm={:.1}MiB",
+            f.label,
+            f.items,
+            f.file_mib,
+            f.startup.as_secs_f64(),
+            f.startup_breakdown,
+            f.rss_ready,
+            f.rss_after,
+            f.hwm
+        );
+        for (what, p) in [
+            ("decide_sequential", &f.sequential),
+            ("decide_16_callers", &f.concurrent),
+            ("decide_hot_approver", &f.hot),
+            ("create_open_loop_200/s", &f.creates),
+            ("list_by_approver", &f.list_approver),
+            ("list_by_state", &f.list_state),
+        ] {
+            println!(
+                "RESULT million db={} {what}: ok={} {} rate={:.0}/s {}",
+                f.label,
+                p.ok,
+                p.error_summary(),
+                p.rate(),
+                p.latency_summary()
+            );
+        }
+    }
 }
 
 /// Free bytes on the filesystem holding `dir` (from `df`).
@@ -1831,11 +1846,11 @@ fn free_bytes(dir: &Path) -> anyhow::Result<u64> {
 
 async fn million(args: &Args) -> anyhow::Result<()> {
     let items = args.get("items", 1_000_000usize)?;
-    let small = args.get("small", 5_000usize)?;
+    let small = args.get("small", 10_000usize)?;
     let dir = scratch("load-million")?;
     // About 4 KiB per item with indexes and audit rows (measured: see BENCHMARKS.md); keep 2 GiB spare for
     // everyone else on the disk.
-    let need = items as u64 * 4 * 1024 + (2u64 << 30);
+    let need = (items + small) as u64 * 4 * 1024 + (2u64 << 30);
     let free = free_bytes(dir.path())?;
     if free < need {
         bail!("{} GiB free under {}, {} GiB needed", free >> 30, dir.path().display(), need >> 30);
@@ -1850,7 +1865,7 @@ async fn million(args: &Args) -> anyhow::Result<()> {
     let rows_per_item: usize = plain.tables.iter().map(|t| t.2.len()).sum::<usize>() + plain.audit.len();
     println!("  template: {rows_per_item} rows per item ({} audit rows)", plain.audit.len());
 
-    let mut figures = Vec::new();
+    let mut built = Vec::new();
     for (label, count) in [("small", small), ("million", items)] {
         let sample = choose_sample(count, SEQUENTIAL + CONCURRENT, HOT)?;
         let db = dir.path().join(format!("{label}.db"));
@@ -1863,13 +1878,56 @@ async fn million(args: &Args) -> anyhow::Result<()> {
             load.as_secs_f64(),
             count as f64 / load.as_secs_f64()
         );
-        figures.push(measure_server(dir.path(), label, &db, &directory, count, &sample, &chosen).await?);
-        // Keep the big file only as long as it is measured.
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-        }
+        built.push((label, count, db, sample, chosen));
     }
-    if let [s, m] = &figures[..] {
+
+    // Both servers run at once and the workload alternates between them, round by round (the first to go
+    // alternates too). Measured one after the other, minutes apart, the ratio of two tails measured the
+    // moment as much as the size: this machine's disk stalls for 40 to 150 ms now and then.
+    let mut measured = Vec::new();
+    for (label, count, db, sample, chosen) in built {
+        let file_mib = std::fs::metadata(&db)?.len() as f64 / 1024.0 / 1024.0;
+        let (server, startup, startup_breakdown) = Server::start(dir.path(), label, &db, &directory).await?;
+        let figures = Figures {
+            label: label.to_owned(),
+            items: count,
+            file_mib,
+            startup,
+            startup_breakdown,
+            ..Figures::default()
+        };
+        measured.push(Measured { server, figures, sample, chosen });
+    }
+    let result = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for m in measured.iter_mut() {
+            m.figures.rss_ready = m.server.rss_mib().0;
+        }
+        for round in 0..ROUNDS {
+            let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                measured[i].round(round).await;
+            }
+        }
+        for m in measured.iter_mut() {
+            let http = &m.server.http;
+            m.figures.list_approver =
+                http_gets(http, &format!("/api/v1/requests?approver={}&limit=50", manager(1)), 5).await;
+            m.figures.list_state = http_gets(http, "/api/v1/requests?state=requested&limit=50", 1).await;
+            (m.figures.rss_after, m.figures.hwm) = m.server.rss_mib();
+        }
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    for m in measured.iter_mut() {
+        m.server.stop().await;
+    }
+    result?;
+    for m in &measured {
+        m.print();
+    }
+    if let [s, m] = &measured[..] {
+        let (s, m) = (&s.figures, &m.figures);
         let ratio = |a: f64, b: f64| a / b.max(1e-9);
         println!(
             "RESULT million ratio decide_sequential p50={:.2}x p99={:.2}x | decide_16_callers p50={:.2}x p99={:.2}x \
