@@ -1566,6 +1566,13 @@ async fn bulk_load(
             }
         }
     }
+    // Rows were copied straight into `items`, so the counts the committer keeps are made here, once.
+    sqlx::raw_sql(
+        "DELETE FROM item_counts; \
+         INSERT INTO item_counts (status, n) SELECT status, COUNT(*) FROM items GROUP BY status;",
+    )
+    .execute(&mut conn)
+    .await?;
     // The file was written without fsync: put it on disk now, in the WAL mode `signoff serve` uses, so the
     // server's start-up is not charged with flushing gigabytes of dirty pages (a real database was written
     // with fsync all along).
@@ -1712,6 +1719,8 @@ struct Figures {
     creates: Phase,
     list_approver: Phase,
     list_state: Phase,
+    /// `GET /metrics`, which counts items by state at each scrape.
+    scrape: Phase,
 }
 
 /// Decisions on `picked` items over HTTP, from `callers` tasks.
@@ -1819,6 +1828,7 @@ impl Measured {
             ("create_open_loop_200/s", &f.creates),
             ("list_by_approver", &f.list_approver),
             ("list_by_state", &f.list_state),
+            ("metrics_scrape", &f.scrape),
         ] {
             println!(
                 "RESULT million db={} {what}: ok={} {} rate={:.0}/s {}",
@@ -1914,6 +1924,7 @@ async fn million(args: &Args) -> anyhow::Result<()> {
             m.figures.list_approver =
                 http_gets(http, &format!("/api/v1/requests?approver={}&limit=50", manager(1)), 5).await;
             m.figures.list_state = http_gets(http, "/api/v1/requests?state=requested&limit=50", 1).await;
+            m.figures.scrape = http_gets(http, "/metrics", 5).await;
             (m.figures.rss_after, m.figures.hwm) = m.server.rss_mib();
         }
         Ok::<_, anyhow::Error>(())

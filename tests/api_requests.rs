@@ -347,7 +347,9 @@ async fn health_readiness_and_metrics_answer_without_a_token() {
         assert_eq!((ready.status, ready.json()), (200, json!({ "status": "ready" })), "[{db}]");
         assert_eq!(metrics.status, 200);
         let text = &metrics.text;
-        assert!(text.contains("signoff_items{state=\"approved\"}"), "[{db}] {text}");
+        // Counted by the committer as items change (not at each scrape): one approved, nothing else.
+        assert!(text.contains("signoff_items{state=\"approved\"} 1\n"), "[{db}] {text}");
+        assert!(text.contains("signoff_items{state=\"requested\"} 0\n"), "[{db}] {text}");
         assert!(text.contains("signoff_http_request_duration_seconds_bucket{"), "[{db}] {text}");
         assert!(text.contains("route=\"/api/v1/requests/{id}/decisions\""), "[{db}] labelled by route template");
         assert!(text.contains("signoff_outbox_backlog"), "[{db}]");

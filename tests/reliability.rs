@@ -478,6 +478,24 @@ impl Ctx {
         }
     }
 
+    /// The item counts the committer keeps for `/metrics` (`item_counts`) match the items as listed, after
+    /// every kill: they are written in the same transaction as the items, or not at all.
+    async fn check_counts(&self, all: &[Value]) -> anyhow::Result<()> {
+        let mut listed: BTreeMap<String, i64> = BTreeMap::new();
+        for view in all {
+            for item in items(view) {
+                *listed.entry(text(&item["state"])).or_default() += 1;
+            }
+        }
+        let db = self.server.db().await?;
+        let kept: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, n FROM item_counts WHERE n != 0 ORDER BY status").fetch_all(&db).await?;
+        db.close().await;
+        let kept: BTreeMap<String, i64> = kept.into_iter().collect();
+        ensure!(kept == listed, "item_counts {kept:?} but the listed items are {listed:?}");
+        Ok(())
+    }
+
     async fn stored_with_tag(&self, tag: &str) -> anyhow::Result<Option<String>> {
         let db = self.server.db().await?;
         let id = sqlx::query_scalar("SELECT id FROM requests WHERE json_extract(body, '$.justification') = ?1")
@@ -782,6 +800,7 @@ impl Ctx {
             ensure!(ids.contains(id), "request {id} was answered 201 and is not listed");
         }
         report.requests = all.len() as u64;
+        self.check_counts(&all).await?;
         let mut expected: BTreeMap<(String, String), usize> = BTreeMap::new();
         let mut known_items = HashSet::new();
         for view in &all {

@@ -29,12 +29,11 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Prometheus text format. Gauges that describe the database (items by state, outbox backlog and age) are
-/// read at scrape time, so every replica reports the shared truth.
+/// read at scrape time, so every replica reports the shared truth. Items by state come from `item_counts`,
+/// which the committer keeps in step with the items: a scrape costs the same at a million items as at ten.
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     let store = state.runtime.store();
-    if let Ok(rows) =
-        sqlx::query("SELECT status, COUNT(*) AS n FROM items GROUP BY status").fetch_all(store.reader()).await
-    {
+    if let Ok(rows) = sqlx::query("SELECT status, n FROM item_counts").fetch_all(store.reader()).await {
         for s in ["requested", "escalated", "approved", "denied", "expired", "cancelled"] {
             let n = rows
                 .iter()

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use super::{Inner, Job, Reply, RuntimeError, Work};
 use crate::audit::{self, Entry};
 use crate::chat::render;
-use crate::engine::{self, Effect, Event, Item};
+use crate::engine::{self, Effect, Event, Item, ItemStatus};
 use crate::store::rows::{Inserts, Params, Val};
 use crate::store::{from_ms, ms};
 use crate::time::Timestamp;
@@ -165,6 +165,8 @@ struct Writer<'a> {
     tokens_loaded: HashSet<String>,
     /// Decisions applied in this batch, for the metric once it commits.
     decisions: u64,
+    /// Items entering (positive) and leaving (negative) each status in this batch, for `item_counts`.
+    counts: BTreeMap<&'static str, i64>,
 }
 
 impl<'a> Writer<'a> {
@@ -195,6 +197,7 @@ impl<'a> Writer<'a> {
             tokens: HashMap::new(),
             tokens_loaded: HashSet::new(),
             decisions: 0,
+            counts: BTreeMap::new(),
         }
     }
 
@@ -334,8 +337,13 @@ impl<'a> Writer<'a> {
         );
         let mut dirty: Vec<(&String, &mut Cached)> = self.items.iter_mut().filter(|(_, c)| c.dirty).collect();
         dirty.sort_by(|a, b| a.0.cmp(b.0));
+        let mut moved = Vec::new();
         for (id, c) in dirty {
             c.dirty = false;
+            if c.stored != c.item.status {
+                moved.push((c.stored, c.item.status));
+                c.stored = c.item.status;
+            }
             let item = &c.item;
             rows.push(vec![
                 Val::Text(id.clone()),
@@ -350,6 +358,34 @@ impl<'a> Writer<'a> {
                 Val::Int(ms(c.updated_at)),
                 Val::Int(ms(c.updated_at)),
             ]);
+        }
+        for (from, to) in moved {
+            self.count(Some(from), to);
+        }
+        rows.flush(tx).await?;
+        self.flush_counts(tx).await
+    }
+
+    /// Notes an item entering status `to` (leaving `from`, unless it is new) for `item_counts`.
+    fn count(&mut self, from: Option<ItemStatus>, to: ItemStatus) {
+        if let Some(from) = from {
+            *self.counts.entry(from.as_str()).or_default() -= 1;
+        }
+        *self.counts.entry(to.as_str()).or_default() += 1;
+    }
+
+    /// Adds the batch's changes to `item_counts`, one row per status, in status order (so that replicas
+    /// sharing PostgreSQL lock those rows in one order).
+    async fn flush_counts(&mut self, tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
+        let mut rows = Inserts::new(
+            "INSERT INTO item_counts (status, n)",
+            2,
+            "ON CONFLICT (status) DO UPDATE SET n = item_counts.n + excluded.n",
+        );
+        for (status, n) in std::mem::take(&mut self.counts) {
+            if n != 0 {
+                rows.push(vec![Val::Text(status.to_owned()), Val::Int(n)]);
+            }
         }
         rows.flush(tx).await
     }
@@ -468,9 +504,16 @@ impl<'a> Writer<'a> {
                 });
                 for (_, s) in started {
                     insert_item(tx, &s.item, *at).await?;
+                    self.count(None, s.item.status);
                     self.items.insert(
                         s.item.spec.item.clone(),
-                        Cached { item: s.item.clone(), request_id: request.id.clone(), dirty: false, updated_at: *at },
+                        Cached {
+                            item: s.item.clone(),
+                            request_id: request.id.clone(),
+                            stored: s.item.status,
+                            dirty: false,
+                            updated_at: *at,
+                        },
                     );
                     self.effects(tx, &s.item, &s.effects, *at).await?;
                 }
@@ -701,7 +744,13 @@ impl<'a> Writer<'a> {
                 let version = i64::try_from(next.events_applied).unwrap_or(i64::MAX);
                 self.items.insert(
                     item_id.to_owned(),
-                    Cached { item: next.clone(), request_id: request_id.clone(), dirty: true, updated_at: at },
+                    Cached {
+                        item: next.clone(),
+                        request_id: request_id.clone(),
+                        stored: cached.stored,
+                        dirty: true,
+                        updated_at: at,
+                    },
                 );
                 self.events.push(vec![
                     Val::Text(item_id.to_owned()),
@@ -996,6 +1045,8 @@ struct AheadPrompt {
 struct Cached {
     item: Item,
     request_id: String,
+    /// The status the item's row has in the database now (for `item_counts`).
+    stored: ItemStatus,
     /// Changed in this batch, so written at its end.
     dirty: bool,
     /// When it last changed.
@@ -1009,6 +1060,7 @@ impl Cached {
         let item: Item =
             serde_json::from_str(&state).map_err(|e| sqlx::Error::Decode(format!("item {id} state: {e}").into()))?;
         Ok(Cached {
+            stored: item.status,
             item,
             request_id: row.try_get("request_id")?,
             dirty: false,
