@@ -1640,20 +1640,13 @@ impl Server {
         let child = cmd.spawn().context("starting signoff serve")?;
         let pid = child.id();
         let mut server = Server { child, http: Http::new(([127, 0, 0, 1], 0).into()), pid };
-        let ready_line = loop {
-            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-            if let Some(line) = text.lines().find(|l| l.contains("signoff is ready")) {
-                break line.to_owned();
-            }
-            if let Ok(Some(status)) = server.child.try_wait() {
-                bail!("signoff serve exited with {status}; see {label}.log");
-            }
-            if started.elapsed() > Duration::from_secs(120) {
-                server.stop().await;
-                bail!("signoff serve did not say it was ready within 120 s");
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        };
+        let ready_line = server
+            .wait_until(label, started, "say it was ready", || {
+                let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let line = text.lines().find(|l| l.contains("signoff is ready")).map(str::to_owned);
+                async move { line }
+            })
+            .await?;
         let field = |name: &str| -> Option<&str> {
             ready_line.split_whitespace().find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
         };
@@ -1665,20 +1658,42 @@ impl Server {
             .map(|f| format!("{f}={}", field(f).unwrap_or("?")))
             .collect::<Vec<_>>()
             .join(" ");
+        let http = server.http.clone();
+        server
+            .wait_until(label, started, "answer /readyz", || {
+                let http = http.clone();
+                async move { matches!(http.call("GET", "/readyz", None).await, Ok((StatusCode::OK, _))).then_some(()) }
+            })
+            .await?;
+        Ok((server, started.elapsed(), breakdown))
+    }
+
+    /// Polls `check` every 5 ms until it gives a value; fails if the child exits first or 120 s after `started`
+    /// (stopping the child).
+    async fn wait_until<T, F, Fut>(
+        &mut self,
+        label: &str,
+        started: Instant,
+        what: &str,
+        mut check: F,
+    ) -> anyhow::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
         loop {
-            if let Ok((StatusCode::OK, _)) = server.http.call("GET", "/readyz", None).await {
-                break;
+            if let Some(v) = check().await {
+                return Ok(v);
             }
-            if let Ok(Some(status)) = server.child.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 bail!("signoff serve exited with {status}; see {label}.log");
             }
             if started.elapsed() > Duration::from_secs(120) {
-                server.stop().await;
-                bail!("signoff serve was not ready after 120 s");
+                self.stop().await;
+                bail!("signoff serve did not {what} within 120 s");
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        Ok((server, started.elapsed(), breakdown))
     }
 
     fn rss_mib(&self) -> (f64, f64) {

@@ -313,10 +313,11 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// Writes everything buffered, in an order that respects the schema: items, then prompts and their states,
+    /// Writes everything buffered, in an order that respects the schema: items and their counts, then prompts and their states,
     /// timers, grants, the event log and the outbox (audit entries are appended by the caller).
     async fn flush(&mut self, tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
         self.flush_items(tx).await?;
+        self.flush_counts(tx).await?;
         self.new_prompts.flush(tx).await?;
         self.flush_prompt_states(tx).await?;
         self.flush_timers(tx).await?;
@@ -362,8 +363,7 @@ impl<'a> Writer<'a> {
         for (from, to) in moved {
             self.count(Some(from), to);
         }
-        rows.flush(tx).await?;
-        self.flush_counts(tx).await
+        rows.flush(tx).await
     }
 
     /// Notes an item entering status `to` (leaving `from`, unless it is new) for `item_counts`.
