@@ -41,6 +41,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use toml::de::{DeTable, DeValue};
 
+use crate::access::{Scope, TokenSpec};
 use crate::diag::{self, Diagnostic, Diagnostics, Location, Origin, Pos};
 use crate::time::Duration;
 
@@ -67,6 +68,8 @@ pub struct Config {
     pub policies: PoliciesConfig,
     /// `[api]`: who may call the REST API.
     pub api: ApiConfig,
+    /// `[audit]`: how the audit trail proves itself.
+    pub audit: AuditConfig,
     /// `[slack]`: the Slack app, if Slack is used.
     pub slack: SlackConfig,
     /// `[discord]`: the Discord application, if Discord is used.
@@ -186,11 +189,37 @@ impl Default for PoliciesConfig {
 }
 
 /// `[api]`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ApiConfig {
-    /// Bearer tokens accepted by `/api/v1`. Empty (the default) means the REST API accepts no one; it is never
-    /// open. Empty tokens are rejected at load time, since `Bearer ` with nothing after it must not match.
+    /// Legacy bearer tokens accepted by `/api/v1`, each with every right and no identity (`signoff check` warns
+    /// about them). Empty tokens are rejected at load time, since `Bearer ` with nothing after it must not match.
     pub tokens: Vec<SecretString>,
+    /// `[[api.token]]`: tokens declared one by one, by digest, with scopes and an optional person. With no token
+    /// of either kind (the default) the REST API accepts no one; it is never open.
+    pub token: Vec<TokenSpec>,
+    /// Where each of [`token`](Self::token) was declared (its `as` is checked against the directory there).
+    pub token_origins: Vec<Origin>,
+    /// The most items one request may hold (people times roles); more is refused with 422. Default
+    /// [`DEFAULT_MAX_ITEMS`].
+    pub max_items: usize,
+}
+
+/// The default `[api] max_items`: more than any real request, few enough that one call cannot flood the
+/// approvers, the database and the webhook receiver.
+pub const DEFAULT_MAX_ITEMS: usize = 50;
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { tokens: Vec::new(), token: Vec::new(), token_origins: Vec::new(), max_items: DEFAULT_MAX_ITEMS }
+    }
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditConfig {
+    /// An Ed25519 private key (PKCS#8 PEM, or base64 of the 32-byte seed) that signs a checkpoint of the chain's
+    /// head at every commit. Checked when the config is read; kept out of the database.
+    pub signing_key: Option<SecretString>,
 }
 
 /// `[slack]`. Slack is used when both [`signing_secret`](Self::signing_secret) and
@@ -205,6 +234,12 @@ pub struct SlackConfig {
     pub app_token: Option<SecretString>,
     /// The Web API base URL, without a trailing `/`. Default `https://slack.com/api`; tests point it at a fake.
     pub api_url: String,
+    /// The workspace whose callbacks count (`T...`); others are refused. Unset: the one `auth.test` reports at
+    /// start.
+    pub team_id: Option<String>,
+    /// On Enterprise Grid, the organisation whose callbacks count (`E...`). Unset: the one `auth.test` reports,
+    /// if any.
+    pub enterprise_id: Option<String>,
 }
 
 impl Default for SlackConfig {
@@ -214,6 +249,8 @@ impl Default for SlackConfig {
             bot_token: None,
             app_token: None,
             api_url: "https://slack.com/api".to_owned(),
+            team_id: None,
+            enterprise_id: None,
         }
     }
 }
@@ -352,10 +389,15 @@ enum Setting {
     DefaultTimeout,
     Risk(u8),
     ApiTokens,
+    ApiToken,
+    ApiMaxItems,
+    AuditSigningKey,
     SlackSigningSecret,
     SlackBotToken,
     SlackAppToken,
     SlackApiUrl,
+    SlackTeamId,
+    SlackEnterpriseId,
     DiscordApplicationId,
     DiscordPublicKey,
     DiscordBotToken,
@@ -385,7 +427,11 @@ const SECTIONS: &[Section] = &[
             ("default_timeout", Setting::DefaultTimeout),
         ],
     },
-    Section { name: "api", keys: &[("tokens", Setting::ApiTokens)] },
+    Section {
+        name: "api",
+        keys: &[("tokens", Setting::ApiTokens), ("token", Setting::ApiToken), ("max_items", Setting::ApiMaxItems)],
+    },
+    Section { name: "audit", keys: &[("signing_key", Setting::AuditSigningKey)] },
     Section {
         name: "slack",
         keys: &[
@@ -393,6 +439,8 @@ const SECTIONS: &[Section] = &[
             ("bot_token", Setting::SlackBotToken),
             ("app_token", Setting::SlackAppToken),
             ("api_url", Setting::SlackApiUrl),
+            ("team_id", Setting::SlackTeamId),
+            ("enterprise_id", Setting::SlackEnterpriseId),
         ],
     },
     Section {
@@ -434,6 +482,7 @@ impl Setting {
         matches!(
             self,
             Setting::ApiTokens
+                | Setting::AuditSigningKey
                 | Setting::SlackSigningSecret
                 | Setting::SlackBotToken
                 | Setting::SlackAppToken
@@ -538,6 +587,10 @@ impl Builder {
                     self.read_token_array(value, &at);
                     continue;
                 }
+                if setting == Setting::ApiToken {
+                    self.read_token_tables(value, &at);
+                    continue;
+                }
                 let result = file_text(setting, value.get_ref())
                     .and_then(|text| apply(&mut self.config, setting, &text, Some(base)));
                 match result {
@@ -609,6 +662,52 @@ impl Builder {
         self.config.api.tokens = tokens;
     }
 
+    /// `[[api.token]]`: tables with `name`, `sha256`, `scopes` and an optional `as`, each problem reported where it
+    /// is.
+    fn read_token_tables(&mut self, value: &toml::Spanned<DeValue<'_>>, at: &impl Fn(Range<usize>) -> Origin) {
+        let DeValue::Array(items) = value.get_ref() else {
+            self.diags.push(Diagnostic {
+                origin: at(value.span()),
+                message: "declare tokens as `[[api.token]]` tables with `name`, `sha256` and `scopes`".to_owned(),
+            });
+            return;
+        };
+        for item in items.iter() {
+            let DeValue::Table(table) = item.get_ref() else {
+                self.diags.push(Diagnostic {
+                    origin: at(item.span()),
+                    message: format!("`[[api.token]]` entries must be tables, found {}", item.get_ref().type_str()),
+                });
+                continue;
+            };
+            let origin = at(item.span());
+            match token_table(table, at) {
+                Ok(spec) => {
+                    let taken = self.config.api.token.iter().any(|t| t.name == spec.name);
+                    let same_digest = self.config.api.token.iter().any(|t| t.sha256 == spec.sha256);
+                    if taken {
+                        self.diags.push(Diagnostic {
+                            origin,
+                            message: format!("a token named `{}` is already declared; names must be unique", spec.name),
+                        });
+                    } else if same_digest {
+                        self.diags.push(Diagnostic {
+                            origin,
+                            message: format!(
+                                "token `{}` has the same `sha256` as another token: each token needs its own value",
+                                spec.name
+                            ),
+                        });
+                    } else {
+                        self.config.api.token.push(spec);
+                        self.config.api.token_origins.push(origin);
+                    }
+                }
+                Err(problems) => self.diags.0.extend(problems),
+            }
+        }
+    }
+
     /// Applies the `SIGNOFF_*` variables among `env`, in name order so that results never depend on the
     /// environment's order.
     fn read_env(&mut self, env: impl IntoIterator<Item = (String, String)>) {
@@ -640,6 +739,127 @@ impl Builder {
             }
         }
     }
+}
+
+/// The longest token name: it appears in every audit row the token causes.
+const MAX_TOKEN_NAME: usize = 64;
+
+/// One `[[api.token]]` table, or every problem in it.
+fn token_table(
+    table: &toml::de::DeTable<'_>,
+    at: &impl Fn(Range<usize>) -> Origin,
+) -> Result<TokenSpec, Vec<Diagnostic>> {
+    const KEYS: [&str; 4] = ["name", "sha256", "scopes", "as"];
+    let mut problems = Vec::new();
+    let (mut name, mut sha256, mut scopes, mut as_) = (None, None, None, None);
+    for (key, value) in table {
+        let origin = at(value.span());
+        let text = match value.get_ref() {
+            DeValue::String(s) => Some(s.as_ref()),
+            _ => None,
+        };
+        match key.get_ref().as_ref() {
+            "name" => match text {
+                Some(n) if !n.is_empty()
+                    && n.len() <= MAX_TOKEN_NAME
+                    && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b)) =>
+                {
+                    name = Some(n.to_owned())
+                }
+                _ => problems.push(Diagnostic {
+                    origin,
+                    message: format!(
+                        "a token's `name` must be 1 to {MAX_TOKEN_NAME} letters, digits, `.`, `_`, `-` or `@`; it is shown in the audit trail as `api:NAME`"
+                    ),
+                }),
+            },
+            "sha256" => match text.and_then(|t| hex::decode(t.trim()).ok()).and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+                Some(d) => sha256 = Some(d),
+                None => problems.push(Diagnostic {
+                    origin,
+                    message: "`sha256` must be the token's SHA-256 as 64 hexadecimal characters (`signoff token new` prints it)".to_owned(),
+                }),
+            },
+            "scopes" => {
+                let DeValue::Array(list) = value.get_ref() else {
+                    problems.push(Diagnostic { origin, message: "`scopes` must be an array of scope names".to_owned() });
+                    continue;
+                };
+                let mut parsed = Vec::new();
+                for s in list.iter() {
+                    match s.get_ref() {
+                        DeValue::String(name) => match Scope::parse(name) {
+                            Ok(scope) => parsed.push(scope),
+                            Err(message) => problems.push(Diagnostic { origin: at(s.span()), message }),
+                        },
+                        other => problems.push(Diagnostic {
+                            origin: at(s.span()),
+                            message: format!("scopes are strings, found {}", other.type_str()),
+                        }),
+                    }
+                }
+                if list.is_empty() {
+                    problems.push(Diagnostic { origin, message: "`scopes` must name at least one scope".to_owned() });
+                }
+                scopes = Some(parsed);
+            }
+            "as" => match text.map(str::trim).filter(|t| !t.is_empty()) {
+                Some(who) => as_ = Some(who.to_owned()),
+                None => problems.push(Diagnostic { origin, message: "`as` must name a person (an id or email)".to_owned() }),
+            },
+            "token" | "value" | "secret" => problems.push(Diagnostic {
+                origin: at(key.span()),
+                message: "a token's value never goes in the config: write its SHA-256 as `sha256` (`signoff token new` prints both)".to_owned(),
+            }),
+            other => problems.push(Diagnostic {
+                origin: at(key.span()),
+                message: match diag::closest(other, KEYS.iter().copied()) {
+                    Some(s) => format!("unknown key `{other}` in [[api.token]], did you mean `{s}`?"),
+                    None => format!("unknown key `{other}` in [[api.token]] (known keys: {})", list(KEYS.iter().copied())),
+                },
+            }),
+        }
+    }
+    let missing = |what: &str| format!("`[[api.token]]` needs `{what}`");
+    if name.is_none() && !problems.iter().any(|p| p.message.contains("`name`")) {
+        problems.push(Diagnostic { origin: table_origin(table, at), message: missing("name") });
+    }
+    if sha256.is_none() && !problems.iter().any(|p| p.message.contains("`sha256`")) {
+        problems.push(Diagnostic { origin: table_origin(table, at), message: missing("sha256") });
+    }
+    if scopes.is_none() {
+        problems.push(Diagnostic { origin: table_origin(table, at), message: missing("scopes") });
+    }
+    if let Some(list) = &scopes
+        && as_.is_none()
+    {
+        for (narrow, any) in [(Scope::Request, Scope::RequestAny), (Scope::Decide, Scope::DecideAny)] {
+            if list.contains(&narrow) && !list.contains(&any) && !list.contains(&Scope::Admin) {
+                problems.push(Diagnostic {
+                    origin: table_origin(table, at),
+                    message: format!(
+                        "scope `{narrow}` acts as the token's own person: set `as = \"<id or email>\"`, or use `{any}`"
+                    ),
+                });
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    match (name, sha256, scopes) {
+        (Some(name), Some(sha256), Some(mut scopes)) => {
+            scopes.sort();
+            scopes.dedup();
+            Ok(TokenSpec { name, sha256, scopes, as_ })
+        }
+        _ => Err(problems),
+    }
+}
+
+/// Where a table is, for problems that belong to the whole table: its first key.
+fn table_origin(table: &toml::de::DeTable<'_>, at: &impl Fn(Range<usize>) -> Origin) -> Origin {
+    table.iter().next().map_or_else(|| at(0..0), |(k, _)| at(k.span()))
 }
 
 /// The setting an environment variable's lower-cased key names in `section`, or why there is none.
@@ -694,7 +914,9 @@ fn bad_risk_level(key: &str) -> String {
 fn file_text<'a>(setting: Setting, value: &'a DeValue<'_>) -> Result<Cow<'a, str>, String> {
     match value {
         DeValue::String(s) => Ok(Cow::Borrowed(s.as_ref())),
-        DeValue::Integer(i) if matches!(setting, Setting::DiscordApplicationId | Setting::DefaultTimeout) => {
+        DeValue::Integer(i)
+            if matches!(setting, Setting::DiscordApplicationId | Setting::DefaultTimeout | Setting::ApiMaxItems) =>
+        {
             u64::from_str_radix(i.as_str(), i.radix())
                 .map(|n| Cow::Owned(n.to_string()))
                 .map_err(|_| format!("`{}` must not be negative", setting.name()))
@@ -703,6 +925,7 @@ fn file_text<'a>(setting: Setting, value: &'a DeValue<'_>) -> Result<Cow<'a, str
             let expected = match setting {
                 Setting::DiscordApplicationId => "a string or an integer",
                 Setting::DefaultTimeout => "a duration string such as \"72h\"",
+                Setting::ApiMaxItems => "an integer",
                 _ => "a string",
             };
             Err(format!("`{}` must be {expected}, found {}", setting.name(), other.type_str()))
@@ -744,10 +967,27 @@ fn apply(config: &mut Config, setting: Setting, text: &str, base: Option<&Path>)
             config.api.tokens =
                 text.split(',').map(str::trim).filter(|t| !t.is_empty()).map(SecretString::from).collect();
         }
+        Setting::ApiToken => {
+            return Err("declare `[[api.token]]` tables in the config file; the environment can only set the legacy \
+                        SIGNOFF_API_TOKENS"
+                .to_owned());
+        }
+        Setting::ApiMaxItems => {
+            config.api.max_items = match text.parse::<usize>() {
+                Ok(n) if (1..=100_000).contains(&n) => n,
+                _ => return Err(format!("`{name}` must be a whole number from 1 to 100000, found `{text}`")),
+            }
+        }
+        Setting::AuditSigningKey => {
+            crate::audit::keys::signing_key(text).map_err(|e| format!("`{name}`: {e}"))?;
+            config.audit.signing_key = secret();
+        }
         Setting::SlackSigningSecret => config.slack.signing_secret = secret(),
         Setting::SlackBotToken => config.slack.bot_token = secret(),
         Setting::SlackAppToken => config.slack.app_token = secret(),
         Setting::SlackApiUrl => config.slack.api_url = base_url(&name, text)?,
+        Setting::SlackTeamId => config.slack.team_id = Some(slack_id(&name, text, 'T')?),
+        Setting::SlackEnterpriseId => config.slack.enterprise_id = Some(slack_id(&name, text, 'E')?),
         Setting::DiscordApplicationId => config.discord.application_id = Some(text.to_owned()),
         Setting::DiscordPublicKey => config.discord.public_key = Some(public_key(&name, text)?),
         Setting::DiscordBotToken => config.discord.bot_token = secret(),
@@ -800,6 +1040,19 @@ fn database_url(name: &str, text: &str) -> Result<String, String> {
         }
     }
     Err(format!("`{name}`: unsupported database URL `{}`: use `sqlite://PATH` or `postgres://...`", redact_url(text)))
+}
+
+/// A Slack workspace (`T...`) or organisation (`E...`) id: upper-case letters and digits after the letter.
+fn slack_id(name: &str, text: &str, first: char) -> Result<String, String> {
+    let ok = text.starts_with(first)
+        && text.len() > 1
+        && text.len() <= 32
+        && text.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("`{name}` must be a Slack id starting with `{first}` (upper-case letters and digits), found `{text}`"))
+    }
 }
 
 /// Decodes the Discord public key: 64 hex characters, 32 bytes.
@@ -1205,7 +1458,7 @@ secret = "webhook-secret"
         assert_eq!(
             errors("[zzz]\n"),
             [
-                "conf/signoff.toml:1:2: unknown section `[zzz]` (known sections: `server`, `database`, `directory`, `policies`, `api`, `slack`, `discord`, `webhooks`)"
+                "conf/signoff.toml:1:2: unknown section `[zzz]` (known sections: `server`, `database`, `directory`, `policies`, `api`, `audit`, `slack`, `discord`, `webhooks`)"
             ]
         );
     }
@@ -1438,5 +1691,66 @@ secret = "webhook-secret"
         std::fs::create_dir(&folder).unwrap();
         let err = load_from(None, &folder, Vec::new()).unwrap_err();
         assert!(err.to_string().starts_with(&format!("{}: cannot read config file:", folder.display())), "{err}");
+    }
+
+    const SHA: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    #[test]
+    fn token_tables_are_read_with_scopes_and_person() {
+        let c = parse(&format!(
+            "[api]\nmax_items = 10\n[[api.token]]\nname = \"jira\"\nsha256 = \"{SHA}\"\nscopes = [\"request:any\", \"read\"]\n\
+             [[api.token]]\nname = \"ana-cli\"\nsha256 = \"{}\"\nscopes = [\"request\", \"decide\", \"read\"]\nas = \"ana@example.com\"\n",
+            "ab".repeat(32)
+        ))
+        .unwrap();
+        assert_eq!(c.api.max_items, 10);
+        assert_eq!(c.api.token.len(), 2);
+        assert_eq!(c.api.token[0].name, "jira");
+        assert_eq!(c.api.token[0].scopes, vec![Scope::Read, Scope::RequestAny]);
+        assert_eq!(hex::encode(c.api.token[0].sha256), SHA);
+        assert_eq!(c.api.token[1].as_.as_deref(), Some("ana@example.com"));
+        assert_eq!(c.api.token_origins[1].to_string(), "conf/signoff.toml:7:1");
+        assert_eq!(Config::default().api.max_items, DEFAULT_MAX_ITEMS);
+    }
+
+    #[test]
+    fn bad_token_tables_say_what_and_where() {
+        let errs = errors(&format!(
+            "[[api.token]]\nname = \"a b\"\nsha256 = \"xyz\"\nscopes = [\"decide:all\"]\ntoken = \"s3cret\"\n\
+             [[api.token]]\nname = \"cli\"\nsha256 = \"{SHA}\"\nscopes = [\"decide\"]\n\
+             [[api.token]]\nname = \"cli\"\nsha256 = \"{}\"\nscopes = [\"read\"]\n",
+            "cd".repeat(32)
+        ));
+        let all = errs.join("\n");
+        assert!(all.contains("conf/signoff.toml:2:8: a token's `name` must be"), "{all}");
+        assert!(all.contains("conf/signoff.toml:3:10: `sha256` must be the token's SHA-256"), "{all}");
+        assert!(all.contains("conf/signoff.toml:4:11: unknown scope `decide:all`, did you mean `decide:any`?"), "{all}");
+        assert!(all.contains("conf/signoff.toml:5:1: a token's value never goes in the config"), "{all}");
+        assert!(all.contains("scope `decide` acts as the token's own person"), "{all}");
+        assert!(!all.contains("s3cret"), "{all}");
+        assert_eq!(errs.len(), 5, "{all}");
+        let errs = errors(&format!(
+            "[[api.token]]\nname = \"a\"\nsha256 = \"{SHA}\"\nscopes = [\"read\"]\n[[api.token]]\nname = \"a\"\nsha256 = \"{}\"\nscopes = [\"read\"]\n",
+            "cd".repeat(32)
+        ));
+        assert_eq!(errs, vec!["conf/signoff.toml:5:1: a token named `a` is already declared; names must be unique"]);
+        let errs = errors_env("", &[("SIGNOFF_API_TOKEN", "x"), ("SIGNOFF_API_MAX_ITEMS", "0")]);
+        assert!(errs[0].contains("SIGNOFF_API_MAX_ITEMS: `api.max_items` must be a whole number from 1 to 100000"), "{errs:?}");
+        assert!(errs[1].contains("SIGNOFF_API_TOKEN: declare `[[api.token]]` tables in the config file"), "{errs:?}");
+    }
+
+    #[test]
+    fn audit_key_and_slack_workspace_are_checked() {
+        let seed = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
+        let c = parse_env("[slack]\nteam_id = \"T0001\"\nenterprise_id = \"E0001\"\n", &[("SIGNOFF_AUDIT_SIGNING_KEY", seed)])
+            .unwrap();
+        assert_eq!(secret(&c.audit.signing_key), Some(seed));
+        assert_eq!(c.slack.team_id.as_deref(), Some("T0001"));
+        assert_eq!(c.slack.enterprise_id.as_deref(), Some("E0001"));
+        let errs = errors("[audit]\nsigning_key = \"not-a-key\"\n[slack]\nteam_id = \"workspace\"\n");
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(errs[0].starts_with("conf/signoff.toml:2:15: `audit.signing_key`: must be an Ed25519 private key"), "{errs:?}");
+        assert!(!errs[0].contains("not-a-key"), "{errs:?}");
+        assert!(errs[1].contains("`slack.team_id` must be a Slack id starting with `T`"), "{errs:?}");
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! Modules, from the inside out:
 //! - [`time`]: instants and human durations (`48h`).
+//! - [`access`]: scoped API tokens: who may call which route, acting for whom.
 //! - [`diag`]: `file:line:col: message` diagnostics and "did you mean" suggestions.
 //! - [`source`]: YAML and JSON files read into trees where every value knows its position.
 //! - [`config`]: `signoff.toml` plus `SIGNOFF_<SECTION>_<KEY>` overrides.
@@ -19,6 +20,7 @@
 //! - [`app`]: the composition root shared by `signoff serve` and the tests.
 //! - [`cli`]: the `signoff` command line.
 
+pub mod access;
 pub mod app;
 pub mod audit;
 pub mod catalog;

@@ -8,6 +8,8 @@
 //! Appends lock `audit_head` in the writing transaction, so on PostgreSQL replicas take turns and the chain
 //! never forks; on SQLite the single writer connection does the same.
 
+pub mod keys;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
