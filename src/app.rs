@@ -71,6 +71,9 @@ impl Application {
     /// Opens everything the config names and binds `[server] listen` (port 0 picks a free port).
     pub async fn build(config: &Config, options: Options) -> anyhow::Result<Application> {
         let started = std::time::Instant::now();
+        for warning in config.warnings() {
+            tracing::warn!("{warning}");
+        }
         let catalog = match options.catalog {
             Some(c) => c,
             None => Catalog::load(config)
@@ -86,6 +89,11 @@ impl Application {
             tracing::info!(released, "took over deliveries and timers a previous run had claimed");
         }
         let surfaces = Surfaces::from_config(config)?;
+        if let Some(slack) = &surfaces.slack {
+            // The workspace whose callbacks count, when `[slack] team_id` does not say: callbacks wait for it.
+            let slack = slack.clone();
+            tokio::spawn(async move { slack.learn_workspace().await });
+        }
         let chat = Chat::new(match options.chat {
             Some(adapters) => adapters,
             None => surfaces.adapters(),
@@ -94,7 +102,9 @@ impl Application {
             (Some(url), Some(secret)) => Some(Webhook::new(url, secret.clone()).map_err(anyhow::Error::msg)?),
             _ => None,
         };
-        let runtime = Runtime::start(store, Arc::new(catalog), chat, webhook, options.tuning);
+        let mut tuning = options.tuning;
+        tuning.max_items = config.api.max_items;
+        let runtime = Runtime::start(store, Arc::new(catalog), chat, webhook, tuning);
         let listener = TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("listening on {}", config.server.listen))?;
@@ -111,7 +121,7 @@ impl Application {
         };
         let state = AppState {
             runtime: runtime.clone(),
-            tokens: Arc::new(config.api.tokens.clone()),
+            tokens: Arc::new(crate::access::Tokens::new(&config.api.tokens, &config.api.token)),
             metrics: metrics_handle(),
             slack: surfaces.slack,
             discord: surfaces.discord,
@@ -178,16 +188,24 @@ impl Surfaces {
                 let mut settings = SlackSettings::new(bot_token.clone());
                 settings.api_url = config.slack.api_url.clone();
                 let adapter = SlackAdapter::new(settings).context("setting up the Slack client")?;
-                Some(Arc::new(SlackSurface { adapter: Arc::new(adapter), signing_secret: signing_secret.clone() }))
+                let workspace = config.slack.team_id.as_ref().map(|team| signoff_slack::Workspace {
+                    team_id: team.clone(),
+                    enterprise_id: config.slack.enterprise_id.clone(),
+                });
+                Some(Arc::new(SlackSurface::new(Arc::new(adapter), signing_secret.clone(), workspace)))
             }
             _ => None,
         };
         let discord = match (&config.discord.public_key, &config.discord.bot_token) {
-            (Some(key), Some(bot_token)) if config.discord.application_id.is_some() => {
+            (Some(key), Some(bot_token)) if let Some(application_id) = &config.discord.application_id => {
                 let verifier = Verifier::from_hex(&hex::encode(key)).context("reading [discord] public_key")?;
                 let adapter = DiscordAdapter::new(bot_token.expose_secret(), &config.discord.api_url)
                     .context("setting up the Discord client")?;
-                Some(Arc::new(DiscordSurface { adapter: Arc::new(adapter), verifier }))
+                Some(Arc::new(DiscordSurface {
+                    adapter: Arc::new(adapter),
+                    verifier,
+                    application_id: application_id.clone(),
+                }))
             }
             _ => None,
         };

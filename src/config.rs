@@ -194,6 +194,8 @@ pub struct ApiConfig {
     /// Legacy bearer tokens accepted by `/api/v1`, each with every right and no identity (`signoff check` warns
     /// about them). Empty tokens are rejected at load time, since `Bearer ` with nothing after it must not match.
     pub tokens: Vec<SecretString>,
+    /// Where [`tokens`](Self::tokens) was set, for `signoff check`'s warning about them.
+    pub tokens_origin: Option<Origin>,
     /// `[[api.token]]`: tokens declared one by one, by digest, with scopes and an optional person. With no token
     /// of either kind (the default) the REST API accepts no one; it is never open.
     pub token: Vec<TokenSpec>,
@@ -210,7 +212,13 @@ pub const DEFAULT_MAX_ITEMS: usize = 50;
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { tokens: Vec::new(), token: Vec::new(), token_origins: Vec::new(), max_items: DEFAULT_MAX_ITEMS }
+        ApiConfig {
+            tokens: Vec::new(),
+            tokens_origin: None,
+            token: Vec::new(),
+            token_origins: Vec::new(),
+            max_items: DEFAULT_MAX_ITEMS,
+        }
     }
 }
 
@@ -342,6 +350,20 @@ impl Config {
         let mut b = Builder::new();
         b.read_env(env);
         b.finish()
+    }
+
+    /// What is allowed but unwise, one line each (`where: warning: what`), for `signoff check` and the log at start.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.api.tokens.is_empty() {
+            let at = self.api.tokens_origin.as_ref().map_or_else(|| "[api] tokens".to_owned(), ToString::to_string);
+            out.push(format!(
+                "{at}: warning: {} legacy `[api] tokens` can do everything and act as anyone, and the audit trail \
+                 cannot tell who used them; declare `[[api.token]]` entries with scopes instead (`signoff token new`)",
+                self.api.tokens.len()
+            ));
+        }
+        out
     }
 
     /// Whether Slack is configured: it needs the signing secret (to trust Slack) and the bot token (to talk to it).
@@ -585,6 +607,7 @@ impl Builder {
                 let origin = at(value.span());
                 if setting == Setting::ApiTokens {
                     self.read_token_array(value, &at);
+                    self.config.api.tokens_origin = Some(at(key.span()));
                     continue;
                 }
                 if setting == Setting::ApiToken {
@@ -606,6 +629,7 @@ impl Builder {
     fn set_from(&mut self, setting: Setting, origin: Origin) {
         match setting {
             Setting::WebhooksUrl => self.webhooks_url_origin = Some(origin),
+            Setting::ApiTokens => self.config.api.tokens_origin = Some(origin),
             Setting::PoliciesDefault => self.config.policies.default_origin = Some(origin),
             Setting::Risk(level) => self.config.policies.risk_origins[usize::from(level)] = Some(origin),
             _ => {}
@@ -1051,7 +1075,9 @@ fn slack_id(name: &str, text: &str, first: char) -> Result<String, String> {
     if ok {
         Ok(text.to_owned())
     } else {
-        Err(format!("`{name}` must be a Slack id starting with `{first}` (upper-case letters and digits), found `{text}`"))
+        Err(format!(
+            "`{name}` must be a Slack id starting with `{first}` (upper-case letters and digits), found `{text}`"
+        ))
     }
 }
 
@@ -1724,7 +1750,10 @@ secret = "webhook-secret"
         let all = errs.join("\n");
         assert!(all.contains("conf/signoff.toml:2:8: a token's `name` must be"), "{all}");
         assert!(all.contains("conf/signoff.toml:3:10: `sha256` must be the token's SHA-256"), "{all}");
-        assert!(all.contains("conf/signoff.toml:4:11: unknown scope `decide:all`, did you mean `decide:any`?"), "{all}");
+        assert!(
+            all.contains("conf/signoff.toml:4:11: unknown scope `decide:all`, did you mean `decide:any`?"),
+            "{all}"
+        );
         assert!(all.contains("conf/signoff.toml:5:1: a token's value never goes in the config"), "{all}");
         assert!(all.contains("scope `decide` acts as the token's own person"), "{all}");
         assert!(!all.contains("s3cret"), "{all}");
@@ -1735,21 +1764,30 @@ secret = "webhook-secret"
         ));
         assert_eq!(errs, vec!["conf/signoff.toml:5:1: a token named `a` is already declared; names must be unique"]);
         let errs = errors_env("", &[("SIGNOFF_API_TOKEN", "x"), ("SIGNOFF_API_MAX_ITEMS", "0")]);
-        assert!(errs[0].contains("SIGNOFF_API_MAX_ITEMS: `api.max_items` must be a whole number from 1 to 100000"), "{errs:?}");
+        assert!(
+            errs[0].contains("SIGNOFF_API_MAX_ITEMS: `api.max_items` must be a whole number from 1 to 100000"),
+            "{errs:?}"
+        );
         assert!(errs[1].contains("SIGNOFF_API_TOKEN: declare `[[api.token]]` tables in the config file"), "{errs:?}");
     }
 
     #[test]
     fn audit_key_and_slack_workspace_are_checked() {
         let seed = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
-        let c = parse_env("[slack]\nteam_id = \"T0001\"\nenterprise_id = \"E0001\"\n", &[("SIGNOFF_AUDIT_SIGNING_KEY", seed)])
-            .unwrap();
+        let c = parse_env(
+            "[slack]\nteam_id = \"T0001\"\nenterprise_id = \"E0001\"\n",
+            &[("SIGNOFF_AUDIT_SIGNING_KEY", seed)],
+        )
+        .unwrap();
         assert_eq!(secret(&c.audit.signing_key), Some(seed));
         assert_eq!(c.slack.team_id.as_deref(), Some("T0001"));
         assert_eq!(c.slack.enterprise_id.as_deref(), Some("E0001"));
         let errs = errors("[audit]\nsigning_key = \"not-a-key\"\n[slack]\nteam_id = \"workspace\"\n");
         assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs[0].starts_with("conf/signoff.toml:2:15: `audit.signing_key`: must be an Ed25519 private key"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("conf/signoff.toml:2:15: `audit.signing_key`: must be an Ed25519 private key"),
+            "{errs:?}"
+        );
         assert!(!errs[0].contains("not-a-key"), "{errs:?}");
         assert!(errs[1].contains("`slack.team_id` must be a Slack id starting with `T`"), "{errs:?}");
     }

@@ -34,7 +34,7 @@ async fn post_raw(app: &TestApp, body: &str, headers: &[(&str, String)]) -> Resp
 }
 
 #[tokio::test]
-async fn a_ping_gets_a_pong_and_forged_or_unsigned_interactions_get_401_and_are_audited() {
+async fn a_ping_gets_a_pong_and_forged_stale_or_foreign_interactions_get_401_are_counted_and_write_nothing() {
     for db in test_databases() {
         bounded(async {
             // Arrange
@@ -44,7 +44,7 @@ async fn a_ping_gets_a_pong_and_forged_or_unsigned_interactions_get_401_and_are_
             let kim = discord_id(KIM);
             let prompt = fake.wait_for_prompts(&[&kim]).await.remove(0);
             let click = fake_discord::click(&kim, &prompt, &prompt.button("Approve")).to_string();
-            let refused_before = app.audit_rows("refused").await.len();
+            let refused_before = app.metric("signoff_callbacks_refused_total", &[("platform", "discord")]).await;
 
             // Act and assert: PING -> PONG, as JSON.
             let pong = app.discord_post(&fake_discord::ping()).await;
@@ -61,6 +61,10 @@ async fn a_ping_gets_a_pong_and_forged_or_unsigned_interactions_get_401_and_are_
 
             // Forged, tampered, unsigned, half-signed: 401, and the click is never parsed.
             let ts = unix_now().to_string();
+            let day_ago = (unix_now() - 86_400).to_string();
+            let mut other_app: Value = serde_json::from_str(&click).unwrap();
+            other_app["application_id"] = json!("1999999999999999999");
+            let other_app = other_app.to_string();
             let other_key = ed25519_dalek::SigningKey::from_bytes(&[8u8; 32]);
             let json_ct = || ("content-type", "application/json".to_owned());
             let cases: Vec<ForgedCase<'_>> = vec![
@@ -116,14 +120,46 @@ async fn a_ping_gets_a_pong_and_forged_or_unsigned_interactions_get_401_and_are_
                 ),
                 ("unsigned, and not even JSON", "{not json".to_owned(), vec![json_ct()]),
                 ("an unsigned PING", fake_discord::ping().to_string(), vec![json_ct()]),
+                (
+                    "correctly signed 24 hours ago (a replay)",
+                    click.clone(),
+                    vec![
+                        json_ct(),
+                        ("x-signature-timestamp", day_ago.clone()),
+                        (
+                            "x-signature-ed25519",
+                            fake_discord::sign(&fake_discord::signing_key(), &day_ago, click.as_bytes()),
+                        ),
+                    ],
+                ),
+                (
+                    "correctly signed, for another application",
+                    other_app.clone(),
+                    vec![
+                        json_ct(),
+                        ("x-signature-timestamp", ts.clone()),
+                        (
+                            "x-signature-ed25519",
+                            fake_discord::sign(&fake_discord::signing_key(), &ts, other_app.as_bytes()),
+                        ),
+                    ],
+                ),
             ];
+            let rows_before = app.row_counts().await;
             for (what, body, headers) in &cases {
                 let r = post_raw(&app, body, headers).await;
                 assert_eq!(r.status, 401, "[{db}] {what}: {}", r.text);
+                assert!(r.json()["error"].is_string(), "[{db}] {what}: a JSON error: {}", r.text);
             }
-            let refused = app.audit_rows("refused").await;
-            assert_eq!(refused.len() - refused_before, cases.len(), "[{db}] every refusal is audited: {refused:?}");
-            assert!(refused.iter().all(|(_, d)| d["channel"] == "discord"), "[{db}] {refused:?}");
+            // Nothing written for the unauthenticated: not even an audit row.
+            assert_eq!(app.row_counts().await, rows_before, "[{db}] refusals write nothing");
+            let refused = app.metric("signoff_callbacks_refused_total", &[("platform", "discord")]).await;
+            assert!(refused - refused_before >= cases.len() as f64, "[{db}] every refusal is counted: {refused}");
+            for reason in ["signature", "timestamp", "headers", "application"] {
+                let n =
+                    app.metric("signoff_callbacks_refused_total", &[("platform", "discord"), ("reason", reason)]).await;
+                assert!(n >= 1.0, "[{db}] refusals for `{reason}` are counted");
+            }
             let view = app.request_view(&id).await;
             assert_eq!(view["state"], "requested", "[{db}] nothing was decided");
             assert!(decisions(&view).is_empty());

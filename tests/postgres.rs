@@ -177,6 +177,7 @@ fn tuning(lease: Duration, concurrency: usize) -> Tuning {
         backoff_base: Duration::from_millis(50),
         backoff_max: Duration::from_millis(500),
         concurrency,
+        ..Tuning::default()
     }
 }
 

@@ -310,7 +310,7 @@ async fn a_click_by_someone_else_is_refused_privately_changes_nothing_and_is_aud
 }
 
 #[tokio::test]
-async fn forged_stale_unsigned_and_half_signed_callbacks_get_401_are_audited_and_are_never_parsed() {
+async fn forged_stale_unsigned_and_half_signed_callbacks_get_401_are_counted_write_nothing_and_are_never_parsed() {
     for db in test_databases() {
         bounded(async {
             // Arrange: a prompt for Kim, and a genuine-looking Approve click on it.
@@ -332,7 +332,8 @@ async fn forged_stale_unsigned_and_half_signed_callbacks_get_401_are_audited_and
             let form = || ("content-type", "application/x-www-form-urlencoded".to_owned());
             let ts = |t: i64| ("x-slack-request-timestamp", t.to_string());
             let sig = |s: String| ("x-slack-signature", s);
-            let refused_before = app.audit_rows("refused").await.len();
+            let refused_before = app.metric("signoff_callbacks_refused_total", &[("platform", "slack")]).await;
+            let rows_before = app.row_counts().await;
 
             // Act
             let cases: Vec<ForgedCase<'_>> = vec![
@@ -398,9 +399,15 @@ async fn forged_stale_unsigned_and_half_signed_callbacks_get_401_are_audited_and
                 assert_eq!(r.status, 401, "[{db}] {what}: {}", r.text);
                 assert!(!r.text.contains("payload"), "[{db}] {what}: the body was not read: {}", r.text);
             }
-            let refused = app.audit_rows("refused").await;
-            assert_eq!(refused.len() - refused_before, cases.len(), "[{db}] every refusal is audited: {refused:?}");
-            assert!(refused.iter().all(|(_, d)| d["channel"] == "slack"), "[{db}] {refused:?}");
+            // Nothing written for the unauthenticated, not even an audit row; every refusal counted by reason.
+            assert_eq!(app.row_counts().await, rows_before, "[{db}] refusals write nothing");
+            let refused = app.metric("signoff_callbacks_refused_total", &[("platform", "slack")]).await;
+            assert!(refused - refused_before >= cases.len() as f64, "[{db}] every refusal is counted: {refused}");
+            for reason in ["signature", "timestamp", "headers"] {
+                let n =
+                    app.metric("signoff_callbacks_refused_total", &[("platform", "slack"), ("reason", reason)]).await;
+                assert!(n >= 1.0, "[{db}] refusals for `{reason}` are counted");
+            }
             let view = app.request_view(&id).await;
             assert_eq!(view["state"], "requested", "[{db}] nothing was decided");
             assert!(decisions(&view).is_empty());

@@ -6,12 +6,13 @@ use signoff_port::ClickReply;
 use crate::catalog::Catalog;
 use crate::chat::render::when;
 use crate::engine::{Decision, Refusal};
-use crate::runtime::{Runtime, RuntimeError};
+use crate::runtime::{Runtime, RuntimeError, Source};
 
 /// Applies a click by directory user `by` (already mapped from the platform's id) on the prompt `token`.
-pub async fn answer(runtime: &Runtime, token: &str, by: &str, decision: Decision, channel: &str) -> ClickReply {
-    match runtime.answer(token, by, decision, channel, crate::time::now()).await {
+pub async fn answer(runtime: &Runtime, token: &str, by: &str, decision: Decision, source: Source) -> ClickReply {
+    match runtime.answer(token, by, decision, source, crate::time::now()).await {
         Ok(answered) => ClickReply::Closed(answered.closing),
+        Err(RuntimeError::Replayed) => ClickReply::Replayed,
         Err(e) => ClickReply::Refused { message: refusal(runtime.catalog(), &e) },
     }
 }

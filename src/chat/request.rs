@@ -20,7 +20,16 @@ pub struct ChatRequest {
     pub duration: Option<String>,
     /// The reason.
     pub reason: Option<String>,
+    /// What acted, for the audit trail (`slack:T0001/U0ANA`).
+    pub via: Option<String>,
+    /// The platform's id for this command (`slack:<trigger_id>`, `discord:<interaction id>`): the same signed command
+    /// replayed returns the request it made the first time instead of making another.
+    pub callback: Option<String>,
 }
+
+/// The `Idempotency-Key` namespace of requests made from chat; the API refuses keys in it, so an API client cannot
+/// take a key a chat command will use.
+pub const CHAT_KEY_PREFIX: &str = "chat:";
 
 /// How a chat request went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,9 +86,11 @@ pub async fn create(runtime: &Runtime, req: ChatRequest) -> ChatRequestOutcome {
         for_: req.for_,
         justification: req.reason,
         duration,
+        via: req.via,
     };
-    match runtime.create(new, crate::time::now()).await {
-        Ok(view) => {
+    let key = req.callback.map(|c| format!("{CHAT_KEY_PREFIX}{c}"));
+    match runtime.create_once(new, crate::time::now(), key).await {
+        Ok((view, _)) => {
             let cat = runtime.catalog();
             let name = |id: &str| cat.directory.name_of(id).to_owned();
             let mut asked: Vec<String> = Vec::new();

@@ -9,6 +9,7 @@ mod discord;
 mod migrate;
 mod serve;
 mod simulate;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +46,9 @@ pub enum Command {
     /// Discord setup.
     #[command(subcommand)]
     Discord(discord::Command),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(token::Command),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -57,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Migrate(args) => migrate::run(&args),
         Command::Audit(cmd) => audit::run(&cmd),
         Command::Discord(cmd) => discord::run(&cmd),
+        Command::Token(cmd) => token::run(&cmd),
     }
 }
 

@@ -1,8 +1,11 @@
 //! Discord: `POST /discord/interactions` (PING, the `/request` command and its autocomplete, button and
 //! select clicks, the deny-reason form). <https://discord.com/developers/docs/interactions/receiving-and-responding>
 //!
-//! Every request is verified with the application's Ed25519 public key on its raw bytes before anything is
-//! parsed; a failure is answered 401 and audited. The clicked message is updated in the interaction
+//! Every request is verified with the application's Ed25519 public key on its raw bytes, and its signed timestamp
+//! must be within 5 minutes of our clock, before anything is parsed; a signed request for another application is
+//! refused too. A refusal is answered 401, counted and logged at a bounded rate, and writes nothing. The same
+//! interaction replayed (same interaction id) changes nothing: a click is acknowledged as it is, a `/request`
+//! answers with the request it made the first time. The clicked message is updated in the interaction
 //! response itself (type 7); the approver's other copies (Slack, other prompts) follow through the outbox.
 
 use std::sync::Arc;
@@ -18,11 +21,12 @@ use signoff_discord::{DiscordAdapter, Inbound, Rejected, Verifier, inbound, resp
 use signoff_port::{Answer, ClickReply};
 
 use super::AppState;
-use super::slack::{refused_callback, refused_click};
+use super::refused;
+use super::slack::refused_click;
 use crate::chat::click;
 use crate::chat::request::{self, ChatRequest, ChatRequestOutcome};
 use crate::engine::Decision;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, Source};
 use crate::time::Duration;
 
 /// Autocomplete answers at most this many choices (Discord's limit).
@@ -34,6 +38,21 @@ pub struct DiscordSurface {
     pub adapter: Arc<DiscordAdapter>,
     /// Checks request signatures with the application's public key.
     pub verifier: Verifier,
+    /// `[discord] application_id`: interactions for any other application are refused.
+    pub application_id: String,
+}
+
+/// The runtime's view of a Discord action.
+fn source(interaction: &str, user: &str) -> Source {
+    Source {
+        channel: "discord".to_owned(),
+        via: Some(format!("discord:{user}")),
+        callback: Some(interaction.to_owned()).filter(|i| !i.is_empty()).map(|i| format!("discord:{i}")),
+    }
+}
+
+fn unauthorized() -> Response {
+    (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid request signature" }))).into_response()
 }
 
 pub(super) fn router() -> Router<AppState> {
@@ -50,12 +69,13 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
         header(signoff_discord::verify::SIGNATURE_HEADER),
         header(signoff_discord::verify::TIMESTAMP_HEADER),
         &body,
+        crate::time::now().as_second(),
     );
-    let interaction = match parsed {
+    let envelope = match parsed {
         Ok(i) => i,
         Err(Rejected::Unauthorized(e)) => {
-            refused_callback(&state.runtime, "discord", &e.to_string()).await;
-            return (StatusCode::UNAUTHORIZED, "invalid request signature").into_response();
+            refused::callback("discord", e.reason(), &e.to_string());
+            return unauthorized();
         }
         Err(r @ Rejected::Malformed(_)) => {
             return (
@@ -65,9 +85,15 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
                 .into_response();
         }
     };
-    let reply: Value = match interaction {
+    if envelope.application_id.as_deref() != Some(discord.application_id.as_str()) {
+        let detail = format!("application {}", envelope.application_id.as_deref().unwrap_or("none"));
+        refused::callback("discord", "application", &detail);
+        return unauthorized();
+    }
+    let id = envelope.id;
+    let reply: Value = match envelope.inbound {
         Inbound::Ping => respond::pong(),
-        Inbound::Command(cmd) => command(&state.runtime, cmd).await,
+        Inbound::Command(cmd) => command(&state.runtime, &id, cmd).await,
         Inbound::Autocomplete { partial, .. } => respond::autocomplete(&autocomplete(&state.runtime, &partial)),
         Inbound::Click(answer) => {
             let runtime = &state.runtime;
@@ -78,7 +104,7 @@ async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: B
                     click::not_in_directory("Discord")
                 }
                 Some(by) => match decision(runtime, answer.answer) {
-                    Ok(d) => click::answer(runtime, &answer.token, &by, d, "discord").await,
+                    Ok(d) => click::answer(runtime, &answer.token, &by, d, source(&id, &answer.clicker.id)).await,
                     Err(message) => ClickReply::Refused { message },
                 },
             };
@@ -140,7 +166,7 @@ fn autocomplete(runtime: &Runtime, partial: &str) -> Vec<(String, String)> {
     scored.into_iter().take(AUTOCOMPLETE_CHOICES).map(|(_, name, id)| (name, id)).collect()
 }
 
-async fn command(runtime: &Runtime, cmd: signoff_discord::RequestCommand) -> Value {
+async fn command(runtime: &Runtime, interaction: &str, cmd: signoff_discord::RequestCommand) -> Value {
     let dir = &runtime.catalog().directory;
     let Some(requester) = dir.user_by_discord(&cmd.user).map(|u| u.id.clone()) else {
         return respond::ephemeral(
@@ -163,6 +189,8 @@ async fn command(runtime: &Runtime, cmd: signoff_discord::RequestCommand) -> Val
             for_,
             duration: cmd.duration,
             reason: cmd.reason,
+            via: source(interaction, &cmd.user).via,
+            callback: source(interaction, &cmd.user).callback,
         },
     )
     .await;

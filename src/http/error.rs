@@ -30,6 +30,11 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
+    /// 403.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, message)
+    }
+
     /// 404.
     pub fn not_found(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, message)
@@ -50,7 +55,8 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::UnknownRequest(_) | RuntimeError::UnknownGrant(_) | RuntimeError::UnknownPrompt => {
                 S::NOT_FOUND
             }
-            RuntimeError::Lookup(_) => S::UNPROCESSABLE_ENTITY,
+            RuntimeError::Lookup(_) | RuntimeError::TooManyItems { .. } => S::UNPROCESSABLE_ENTITY,
+            RuntimeError::Replayed => S::CONFLICT,
             RuntimeError::NotAnApprover { .. } => S::FORBIDDEN,
             RuntimeError::Refused(r) => match r {
                 Refusal::NotTheApprover { .. } | Refusal::NotTheRequester { .. } => S::FORBIDDEN,

@@ -5,8 +5,14 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use std::sync::Arc;
+
+use axum::Extension;
+
+use super::auth::{act_for, as_id};
 use super::error::{ApiError, Json, optional_json};
 use super::{AppState, is_plausible_id};
+use crate::access::{Caller, Scope};
 use crate::catalog::LookupError;
 use crate::engine::GrantEnd;
 use crate::runtime::view;
@@ -39,11 +45,27 @@ struct ReleaseBody {
 
 async fn release(
     State(state): State<AppState>,
+    Extension(caller): Extension<Arc<Caller>>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<GrantView>, ApiError> {
     check_grant_id(&id)?;
     let body: ReleaseBody = optional_json(&body)?;
+    let grant = view::grant(state.runtime.store(), &id)
+        .await
+        .map_err(|e| ApiError::from(RuntimeError::Store(e)))?
+        .ok_or_else(|| ApiError::not_found(format!("unknown grant `{id}`")))?;
+    // A token that acts for a person (and is not an admin) releases only that person's own grants, as them; a
+    // token that acts for no one (an integrator's) releases any grant, as whoever it names.
+    if caller.as_.is_some() && !caller.holds(Scope::Admin) {
+        let me = as_id(&state, &caller).unwrap_or_default();
+        let by = body.by.as_deref().map(|b| state.runtime.user_id(b)).transpose()?.unwrap_or_else(|| me.clone());
+        act_for(&state, &caller, &by, (Scope::Grants, Scope::Admin), None).await?;
+        act_for(&state, &caller, &grant.user, (Scope::Grants, Scope::Admin), None).await?;
+        let grant =
+            state.runtime.end_grant_via(&id, &by, GrantEnd::Released, Some(caller.via()), crate::time::now()).await?;
+        return Ok(Json(grant));
+    }
     let by = match body.by {
         // The runtime records `by` as given, so only a directory user may stand there (as for every other
         // actor in the trail), by their id.
@@ -51,12 +73,9 @@ async fn release(
             Some(u) => u.id.clone(),
             None => return Err(RuntimeError::Lookup(LookupError::UnknownUser(b)).into()),
         },
-        None => view::grant(state.runtime.store(), &id)
-            .await
-            .map_err(|e| ApiError::from(RuntimeError::Store(e)))?
-            .map(|g| g.user)
-            .ok_or_else(|| ApiError::not_found(format!("unknown grant `{id}`")))?,
+        None => grant.user,
     };
-    let grant = state.runtime.end_grant(&id, &by, GrantEnd::Released, crate::time::now()).await?;
+    let grant =
+        state.runtime.end_grant_via(&id, &by, GrantEnd::Released, Some(caller.via()), crate::time::now()).await?;
     Ok(Json(grant))
 }

@@ -15,12 +15,15 @@ pub mod discord;
 pub mod error;
 pub mod grants;
 pub mod health;
+mod refused;
 pub mod requests;
 pub mod slack;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::access::Tokens;
+use crate::runtime::Runtime;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
@@ -29,9 +32,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::PrometheusHandle;
-use secrecy::SecretString;
-
-use crate::runtime::Runtime;
 
 /// The largest request body accepted: far above any real request, small enough that nobody can make us
 /// buffer much.
@@ -55,8 +55,8 @@ pub(crate) fn is_plausible_id(id: &str) -> bool {
 pub struct AppState {
     /// The runtime.
     pub runtime: Runtime,
-    /// Accepted bearer tokens for `/api/v1`.
-    pub tokens: Arc<Vec<SecretString>>,
+    /// Accepted bearer tokens for `/api/v1`, with their scopes.
+    pub tokens: Arc<Tokens>,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// Slack, when configured.
@@ -71,6 +71,8 @@ pub fn router(state: AppState) -> Router {
         .merge(requests::router())
         .merge(grants::router())
         .merge(audit::router())
+        // After routing (it reads the matched route); inside `require_token`, which puts the caller there.
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_scope))
         .layer(middleware::from_fn_with_state(state.clone(), auth::require_token))
         .layer(middleware::from_fn(deadline));
     Router::new()

@@ -6,12 +6,24 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use std::sync::Arc;
+
+use axum::Extension;
+
+use super::auth::{act_for, default_person};
 use super::error::{ApiError, Json, optional_json};
 use super::{AppState, is_plausible_id};
+use crate::access::{Caller, Scope};
+use crate::chat::request::CHAT_KEY_PREFIX;
 use crate::engine::{Decision, ItemStatus};
 use crate::runtime::view::{Filter, MAX_PAGE};
-use crate::runtime::{NewRequest, RequestView};
+use crate::runtime::{NewRequest, RequestView, Source};
 use crate::time::Duration;
+
+/// The scopes that create and cancel requests: as the token's own person, or as anyone.
+const REQUEST: (Scope, Scope) = (Scope::Request, Scope::RequestAny);
+/// The scopes that decide: as the token's own person, or as anyone.
+const DECIDE: (Scope, Scope) = (Scope::Decide, Scope::DecideAny);
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -41,7 +53,8 @@ impl OneOrMany {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
-    requester: String,
+    /// Who asks; defaults to the token's `as` person.
+    requester: Option<String>,
     resource: String,
     role: Option<OneOrMany>,
     roles: Option<Vec<String>>,
@@ -56,12 +69,18 @@ const MAX_IDEMPOTENCY_KEY: usize = 200;
 
 async fn create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Arc<Caller>>,
     headers: axum::http::HeaderMap,
     Json(body): Json<CreateBody>,
 ) -> Result<(StatusCode, Json<RequestView>), ApiError> {
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => match v.to_str().map(str::trim) {
+            Ok(k) if k.starts_with(CHAT_KEY_PREFIX) => {
+                return Err(ApiError::bad_request(format!(
+                    "`Idempotency-Key` must not start with `{CHAT_KEY_PREFIX}`: those keys belong to requests made from chat"
+                )));
+            }
             Ok(k) if !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY => Some(k.to_owned()),
             _ => {
                 return Err(ApiError::bad_request(format!(
@@ -70,18 +89,24 @@ async fn create(
             }
         },
     };
-    if body.requester.trim().is_empty() || body.resource.trim().is_empty() {
+    if body.requester.as_deref().is_some_and(|r| r.trim().is_empty()) || body.resource.trim().is_empty() {
         return Err(ApiError::bad_request("`requester` and `resource` must not be empty"));
     }
+    let requester = match body.requester {
+        Some(r) => state.runtime.user_id(&r)?,
+        None => default_person(&state, &caller, "requester")?,
+    };
+    act_for(&state, &caller, &requester, REQUEST, None).await?;
     let mut roles = body.role.map(OneOrMany::into_vec).unwrap_or_default();
     roles.extend(body.roles.unwrap_or_default());
     let new = NewRequest {
-        requester: body.requester,
+        requester,
         resource: body.resource,
         roles,
         for_: body.for_.map(OneOrMany::into_vec).unwrap_or_default(),
         justification: body.justification,
         duration: body.duration,
+        via: Some(caller.via()),
     };
     let (view, new) = state.runtime.create_once(new, crate::time::now(), key).await?;
     // A retry with a known Idempotency-Key gets the first request back, as 200 rather than 201.
@@ -160,7 +185,8 @@ enum Verdict {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DecisionBody {
-    approver: String,
+    /// Who decides; defaults to the token's `as` person.
+    approver: Option<String>,
     verdict: Verdict,
     comment: Option<String>,
     duration: Option<Duration>,
@@ -170,10 +196,16 @@ struct DecisionBody {
 
 async fn decide(
     State(state): State<AppState>,
+    Extension(caller): Extension<Arc<Caller>>,
     Path(id): Path<String>,
     Json(body): Json<DecisionBody>,
 ) -> Result<Json<RequestView>, ApiError> {
     check_request_id(&id)?;
+    let approver = match &body.approver {
+        Some(a) => state.runtime.user_id(a)?,
+        None => default_person(&state, &caller, "approver")?,
+    };
+    act_for(&state, &caller, &approver, DECIDE, Some(&id)).await?;
     let decision = match body.verdict {
         Verdict::Approve => {
             // Refused here, before the runtime, so a malformed call leaves no trace; as on create.
@@ -198,7 +230,8 @@ async fn decide(
     if !matches!(decision, Decision::Escalate { .. }) && body.to.is_some() {
         return Err(ApiError::bad_request("`to` applies only to `escalate`"));
     }
-    let view = state.runtime.decide(&id, &body.approver, decision, "api", crate::time::now()).await?;
+    let source = Source { channel: "api".to_owned(), via: Some(caller.via()), callback: None };
+    let view = state.runtime.decide(&id, &approver, decision, source, crate::time::now()).await?;
     Ok(Json(view))
 }
 
@@ -213,13 +246,16 @@ struct CancelBody {
 
 async fn cancel(
     State(state): State<AppState>,
+    Extension(caller): Extension<Arc<Caller>>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<RequestView>, ApiError> {
     check_request_id(&id)?;
     let body: CancelBody = optional_json(&body)?;
     let by = match body.by {
-        Some(b) => b,
+        Some(b) => state.runtime.user_id(&b)?,
+        // A token acting for someone cancels as them; one acting for anyone, as the requester.
+        None if caller.as_.is_some() && !caller.holds(Scope::RequestAny) => default_person(&state, &caller, "by")?,
         None => state
             .runtime
             .request(&id)
@@ -227,6 +263,7 @@ async fn cancel(
             .map(|r| r.requester)
             .ok_or_else(|| ApiError::not_found(format!("unknown request `{id}`")))?,
     };
-    let view = state.runtime.cancel(&id, &by, body.reason, crate::time::now()).await?;
+    act_for(&state, &caller, &by, REQUEST, Some(&id)).await?;
+    let view = state.runtime.cancel_via(&id, &by, body.reason, Some(caller.via()), crate::time::now()).await?;
     Ok(Json(view))
 }

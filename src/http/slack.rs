@@ -2,7 +2,11 @@
 //! (`/request`). <https://api.slack.com/authentication/verifying-requests-from-slack>
 //!
 //! Every request is verified (`v0` HMAC-SHA256, 5-minute window) on its raw bytes before anything is
-//! parsed; a failure is answered 401 and audited. Every request is acknowledged within Slack's 3 seconds:
+//! parsed; a failure is answered 401, counted and logged at a bounded rate, and writes nothing. A signed request
+//! from another workspace (or Enterprise Grid organisation) is refused the same way. The clicker is the directory
+//! user whose `slack_id` they are; the email Slack shows is used only for users with no `slack_id`, so an account
+//! that merely shares an email cannot stand in for a pinned one. A request replayed with the same `trigger_id`
+//! changes nothing (the id is stored with the change it caused). Every request is acknowledged within Slack's 3 seconds:
 //! the decision is committed (milliseconds, group-committed), then answered; chat messages are updated by the
 //! outbox afterwards, like every other delivery. Some answers need Slack itself (a clicker without a
 //! `slack_id` is found with `users.info`, "Deny with reason…" calls `views.open`), and Slack can be slow:
@@ -22,14 +26,15 @@ use axum::routing::post;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use signoff_port::{Answer, ChatUser, ClickReply};
-use signoff_slack::{Interaction, Person, SlackAdapter, blocks, inbound, verify};
+use signoff_slack::{Interaction, Origin, Person, SlackAdapter, Workspace, blocks, inbound, verify};
 
 use super::AppState;
+use super::refused;
 use crate::audit::Entry;
 use crate::chat::click;
 use crate::chat::request::{self, ChatRequest, ChatRequestOutcome};
 use crate::engine::Decision;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, Source};
 use crate::time::Duration;
 
 /// How long handling a Slack request may take before it is acknowledged anyway: Slack shows the person an error
@@ -47,14 +52,105 @@ pub struct SlackSurface {
     pub adapter: Arc<SlackAdapter>,
     /// The app's signing secret.
     pub signing_secret: SecretString,
+    /// The workspace (and organisation) whose callbacks count: from `[slack] team_id`, else learnt from
+    /// `auth.test` at start ([`SlackSurface::learn_workspace`]). `None` until known.
+    pub workspace: std::sync::RwLock<Option<Workspace>>,
+}
+
+/// Why a signed callback's origin was refused.
+enum Foreign {
+    /// The workspace is not known yet (`auth.test` has not answered): try again shortly.
+    Unknown,
+    /// Another workspace or organisation.
+    Other,
+}
+
+impl SlackSurface {
+    /// A surface for this adapter; `workspace` is the configured one, if any.
+    pub fn new(adapter: Arc<SlackAdapter>, signing_secret: SecretString, workspace: Option<Workspace>) -> SlackSurface {
+        SlackSurface { adapter, signing_secret, workspace: std::sync::RwLock::new(workspace) }
+    }
+
+    /// Asks Slack which workspace the bot token belongs to (`auth.test`) until it answers, backing off from 1 s to
+    /// a minute; callbacks are refused with 503 until then. Does nothing when the workspace was configured.
+    pub async fn learn_workspace(&self) {
+        let mut pause = StdDuration::from_secs(1);
+        while self.known_workspace().is_none() {
+            match self.adapter.workspace().await {
+                Ok(w) => {
+                    tracing::info!(team = %w.team_id, enterprise = ?w.enterprise_id, "Slack workspace from auth.test");
+                    *self.workspace.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(w);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_s = pause.as_secs(), "Slack auth.test failed; callbacks are refused until it answers");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(StdDuration::from_secs(60));
+                }
+            }
+        }
+    }
+
+    fn known_workspace(&self) -> Option<Workspace> {
+        self.workspace.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Whether a signed callback comes from our workspace (and organisation, on Enterprise Grid).
+    fn admit(&self, origin: &Origin) -> Result<(), Foreign> {
+        let Some(ours) = self.known_workspace() else { return Err(Foreign::Unknown) };
+        let team_ok = origin.team_id.as_deref() == Some(ours.team_id.as_str());
+        let org_ok = ours.enterprise_id.is_none() || origin.enterprise_id == ours.enterprise_id;
+        if team_ok && org_ok { Ok(()) } else { Err(Foreign::Other) }
+    }
+
+    /// [`SlackSurface::admit`], counting a refusal and answering it.
+    fn admit_or_refuse(&self, origin: &Origin) -> Result<(), Response> {
+        match self.admit(origin) {
+            Ok(()) => Ok(()),
+            Err(Foreign::Unknown) => {
+                refused::callback("slack", "workspace_unknown", "auth.test has not answered yet");
+                Err((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(json!({ "error": "signoff has not yet learnt its Slack workspace; try again shortly" })),
+                )
+                    .into_response())
+            }
+            Err(Foreign::Other) => {
+                let detail = format!(
+                    "team {} enterprise {}",
+                    origin.team_id.as_deref().unwrap_or("none"),
+                    origin.enterprise_id.as_deref().unwrap_or("none")
+                );
+                refused::callback("slack", "workspace", &detail);
+                Err((
+                    StatusCode::FORBIDDEN,
+                    axum::Json(json!({ "error": "this Slack workspace is not the one signoff serves" })),
+                )
+                    .into_response())
+            }
+        }
+    }
+}
+
+/// The runtime's view of a Slack action: its channel, who exactly acted, and the trigger that makes a replay
+/// recognisable.
+fn source(origin: &Origin, user: &str) -> Source {
+    let via = match &origin.team_id {
+        Some(team) => format!("slack:{team}/{user}"),
+        None => format!("slack:{user}"),
+    };
+    Source {
+        channel: "slack".to_owned(),
+        via: Some(via),
+        callback: origin.trigger_id.as_ref().map(|t| format!("slack:{t}")),
+    }
 }
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/slack/interactions", post(interactions)).route("/slack/commands", post(commands))
 }
 
-/// Verifies a request; on failure, the 401 response (after auditing the refusal).
-async fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Arc<SlackSurface>, Response> {
+/// Verifies a request; on failure, the 401 response (after counting the refusal).
+fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Arc<SlackSurface>, Response> {
     let Some(slack) = state.slack.clone() else {
         return Err((StatusCode::NOT_FOUND, axum::Json(json!({ "error": "Slack is not configured" }))).into_response());
     };
@@ -69,31 +165,29 @@ async fn verified(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<
     ) {
         Ok(()) => Ok(slack),
         Err(e) => {
-            refused_callback(&state.runtime, "slack", &e.to_string()).await;
+            refused::callback("slack", e.reason(), &e.to_string());
             Err((StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid Slack signature" }))).into_response())
         }
     }
 }
 
-/// Audits a refused callback (bad signature, stale timestamp, missing headers).
-pub(super) async fn refused_callback(runtime: &Runtime, channel: &str, why: &str) {
-    metrics::counter!("signoff_callbacks_refused_total", "channel" => channel.to_owned()).increment(1);
-    let entry = Entry::new(crate::time::now(), "refused", None, json!({ "why": why, "channel": channel }));
-    if let Err(e) = runtime.audit(vec![entry]).await {
-        tracing::warn!(error = %e, "could not audit a refused callback");
-    }
-}
-
 async fn interactions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let slack = match verified(&state, &headers, &body).await {
+    let slack = match verified(&state, &headers, &body) {
         Ok(s) => s,
         Err(resp) => return resp,
     };
-    let interaction = match inbound::parse_interaction(&body) {
+    let (origin, interaction) = match inbound::parse_interaction(&body) {
         Ok(i) => i,
         Err(e) => return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": e.to_string() }))).into_response(),
     };
-    match acknowledged_reply(&state.runtime, &slack, interaction).await {
+    // Payloads signoff ignores anyway (another app's buttons and forms) change nothing wherever they come from;
+    // anything it would act on must come from our workspace.
+    if !matches!(interaction, Interaction::Ignored { .. })
+        && let Err(resp) = slack.admit_or_refuse(&origin)
+    {
+        return resp;
+    }
+    match acknowledged_reply(&state.runtime, &slack, origin, interaction).await {
         Some(body) => axum::Json(body).into_response(),
         None => StatusCode::OK.into_response(),
     }
@@ -127,9 +221,14 @@ where
 }
 
 /// [`interaction_reply`] within [`ACK_DEADLINE`]: the body to answer with, if any and if ready in time.
-async fn acknowledged_reply(runtime: &Runtime, slack: &Arc<SlackSurface>, interaction: Interaction) -> Option<Value> {
+async fn acknowledged_reply(
+    runtime: &Runtime,
+    slack: &Arc<SlackSurface>,
+    origin: Origin,
+    interaction: Interaction,
+) -> Option<Value> {
     let (runtime, slack) = (runtime.clone(), slack.clone());
-    let work = async move { interaction_reply(&runtime, &slack, interaction).await };
+    let work = async move { interaction_reply(&runtime, &slack, &origin, interaction).await };
     in_time(work, |late: Option<Value>| async move {
         if let Some(body) = late {
             // Only a refused modal submission answers with a body; the modal has closed by now.
@@ -155,18 +254,22 @@ async fn acknowledged_command(runtime: &Runtime, slack: &Arc<SlackSurface>, cmd:
     in_time(work, late).await.unwrap_or_else(|| json!({ "response_type": "ephemeral", "text": WORKING_ON_IT }))
 }
 
-/// Handles a verified interaction (from HTTP or Socket Mode); returns the body to answer with, if any.
+/// Handles a verified interaction from our workspace (from HTTP or Socket Mode); returns the body to answer with,
+/// if any.
 pub(crate) async fn interaction_reply(
     runtime: &Runtime,
     slack: &Arc<SlackSurface>,
+    origin: &Origin,
     interaction: Interaction,
 ) -> Option<Value> {
     match interaction {
         Interaction::Answer { answer, response_url } => {
             let from_modal = answer.message.is_none();
-            match decide(runtime, slack, &answer.clicker, &answer.token, answer.answer).await {
-                // The clicked message and every other copy are updated through the outbox.
-                ClickReply::Closed(_) => None,
+            let source = source(origin, &answer.clicker.id);
+            match decide(runtime, slack, &answer.clicker, &answer.token, answer.answer, source).await {
+                // The clicked message and every other copy are updated through the outbox; a replay changes
+                // nothing and shows nothing.
+                ClickReply::Closed(_) | ClickReply::Replayed => None,
                 // A modal shows the refusal under its input.
                 ClickReply::Refused { message } if from_modal => Some(json!({
                     "response_action": "errors",
@@ -216,26 +319,35 @@ pub struct SocketBridge {
 }
 
 impl signoff_slack::SocketHandler for SocketBridge {
-    fn interaction(&self, interaction: Interaction) -> signoff_port::BoxFuture<'_, ()> {
+    fn interaction(&self, origin: Origin, interaction: Interaction) -> signoff_port::BoxFuture<'_, ()> {
         Box::pin(async move {
-            // The envelope is acknowledged when this returns: within the deadline, like the HTTP route.
-            let _ = acknowledged_reply(&self.runtime, &self.slack, interaction).await;
+            // The same workspace check as over HTTP; the envelope is acknowledged when this returns.
+            if self.slack.admit_or_refuse(&origin).is_ok() {
+                let _ = acknowledged_reply(&self.runtime, &self.slack, origin, interaction).await;
+            }
         })
     }
 
     fn command(&self, command: signoff_slack::SlashCommand) -> signoff_port::BoxFuture<'_, Value> {
-        Box::pin(async move { acknowledged_command(&self.runtime, &self.slack, command).await })
+        Box::pin(async move {
+            if self.slack.admit_or_refuse(&command.origin()).is_err() {
+                return blocks::refused_reply("This Slack workspace is not the one signoff serves.");
+            }
+            acknowledged_command(&self.runtime, &self.slack, command).await
+        })
     }
 }
 
-/// The directory user behind a Slack user: by `slack_id`, else by the email Slack knows for them.
+/// The directory user behind a Slack user: the one whose `slack_id` it is; else, only among users with no
+/// `slack_id`, the one with the email Slack shows for them. An email match never overrides a pinned id: another
+/// account that merely carries the same email is not that person.
 async fn directory_user(runtime: &Runtime, slack: &SlackSurface, user: &ChatUser) -> Option<String> {
     let dir = &runtime.catalog().directory;
     if let Some(u) = dir.user_by_slack(&user.id) {
         return Some(u.id.clone());
     }
     match slack.adapter.email_of(&user.id).await {
-        Ok(Some(email)) => dir.user(&email).map(|u| u.id.clone()),
+        Ok(Some(email)) => dir.user(&email).filter(|u| u.slack_id.is_none()).map(|u| u.id.clone()),
         Ok(None) => None,
         Err(e) => {
             tracing::warn!(error = %e, "could not look up a Slack user's email");
@@ -250,6 +362,7 @@ async fn decide(
     clicker: &ChatUser,
     token: &str,
     answer: Answer,
+    source: Source,
 ) -> ClickReply {
     let Some(by) = directory_user(runtime, slack, clicker).await else {
         refused_click(runtime, "slack", &clicker.id, "not in the directory").await;
@@ -270,7 +383,7 @@ async fn decide(
             }
         },
     };
-    click::answer(runtime, token, &by, decision, "slack").await
+    click::answer(runtime, token, &by, decision, source).await
 }
 
 /// Audits a click by someone signoff cannot place.
@@ -285,7 +398,7 @@ pub(super) async fn refused_click(runtime: &Runtime, channel: &str, platform_use
 }
 
 async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let slack = match verified(&state, &headers, &body).await {
+    let slack = match verified(&state, &headers, &body) {
         Ok(s) => s,
         Err(resp) => return resp,
     };
@@ -295,6 +408,9 @@ async fn commands(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     };
     if cmd.ssl_check {
         return StatusCode::OK.into_response();
+    }
+    if let Err(resp) = slack.admit_or_refuse(&cmd.origin()) {
+        return resp;
     }
     axum::Json(acknowledged_command(&state.runtime, &slack, cmd).await).into_response()
 }
@@ -344,7 +460,16 @@ pub(super) async fn slash_request(runtime: &Runtime, slack: &SlackSurface, cmd: 
     }
     let outcome = request::create(
         runtime,
-        ChatRequest { requester, resource, role: args.role, for_, duration: args.duration, reason: args.reason },
+        ChatRequest {
+            requester,
+            resource,
+            role: args.role,
+            for_,
+            duration: args.duration,
+            reason: args.reason,
+            via: source(&cmd.origin(), &cmd.user_id).via,
+            callback: Some(cmd.trigger_id.clone()).filter(|t| !t.is_empty()).map(|t| format!("slack:{t}")),
+        },
     )
     .await;
     match outcome {

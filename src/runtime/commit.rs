@@ -167,6 +167,13 @@ struct Writer<'a> {
     decisions: u64,
     /// Items entering (positive) and leaving (negative) each status in this batch, for `item_counts`.
     counts: BTreeMap<&'static str, i64>,
+    /// What acted in the job being applied (`api:jira`), added to the audit rows it writes.
+    via: Option<String>,
+    /// Chat callback ids already stored, or stored by an earlier job of this batch: a job carrying one of these
+    /// is a replay.
+    seen_callbacks: HashSet<String>,
+    /// `callbacks` rows for the callback ids this batch handled.
+    callbacks: Inserts,
 }
 
 impl<'a> Writer<'a> {
@@ -198,6 +205,9 @@ impl<'a> Writer<'a> {
             tokens_loaded: HashSet::new(),
             decisions: 0,
             counts: BTreeMap::new(),
+            via: None,
+            seen_callbacks: HashSet::new(),
+            callbacks: Inserts::new("INSERT INTO callbacks (id, expires_at)", 2, "ON CONFLICT (id) DO NOTHING"),
         }
     }
 
@@ -236,13 +246,21 @@ impl<'a> Writer<'a> {
     async fn read_ahead(&mut self, tx: &mut Transaction<'static, Any>, works: &[&Work]) -> Result<(), sqlx::Error> {
         let mut requests: Vec<&str> = Vec::new();
         let mut tokens: Vec<&str> = Vec::new();
+        let mut callbacks: Vec<&str> = Vec::new();
         for w in works {
             match w {
-                Work::Decide { request, .. } => requests.push(request),
-                Work::Answer { token, .. } => tokens.push(token),
+                Work::Decide { request, source, .. } => {
+                    requests.push(request);
+                    callbacks.extend(source.callback.as_deref());
+                }
+                Work::Answer { token, source, .. } => {
+                    tokens.push(token);
+                    callbacks.extend(source.callback.as_deref());
+                }
                 _ => {}
             }
         }
+        self.read_callbacks(tx, &callbacks).await?;
         requests.sort_unstable();
         requests.dedup();
         tokens.sort_unstable();
@@ -313,6 +331,35 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    /// Which of the batch's callback ids are already stored (replays).
+    async fn read_callbacks(&mut self, tx: &mut Transaction<'static, Any>, ids: &[&str]) -> Result<(), sqlx::Error> {
+        let style = Params::of(tx);
+        for chunk in ids.chunks(500) {
+            let sql = format!("SELECT id FROM callbacks WHERE id IN ({})", style.list(1, chunk.len()));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind((*id).to_owned());
+            }
+            for r in q.fetch_all(&mut **tx).await? {
+                self.seen_callbacks.insert(r.try_get("id")?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the job's callback was handled before (here or by an earlier job of the batch); if not, it is
+    /// stored with this batch.
+    fn replayed(&mut self, source: &super::Source, at: Timestamp) -> bool {
+        let Some(id) = &source.callback else { return false };
+        if !self.seen_callbacks.insert(id.clone()) {
+            metrics::counter!("signoff_callbacks_replayed_total", "channel" => source.channel.clone()).increment(1);
+            return true;
+        }
+        let expires = ms(at) + i64::try_from(super::CALLBACK_MEMORY.as_millis()).unwrap_or(i64::MAX);
+        self.callbacks.push(vec![Val::Text(id.clone()), Val::Int(expires)]);
+        false
+    }
+
     /// Writes everything buffered, in an order that respects the schema: items and their counts, then prompts and their states,
     /// timers, grants, the event log and the outbox (audit entries are appended by the caller).
     async fn flush(&mut self, tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
@@ -324,6 +371,7 @@ impl<'a> Writer<'a> {
         self.grants.flush(tx).await?;
         self.events.flush(tx).await?;
         self.outbox.flush(tx).await?;
+        self.callbacks.flush(tx).await?;
         Ok(())
     }
 
@@ -455,8 +503,9 @@ impl<'a> Writer<'a> {
     }
 
     async fn apply(&mut self, tx: &mut Transaction<'static, Any>, work: &Work) -> Result<Reply, RuntimeError> {
+        self.via = work.via().map(str::to_owned);
         match work {
-            Work::Create { request, started, at, idempotency_key } => {
+            Work::Create { request, started, at, idempotency_key, .. } => {
                 let body = json!({
                     "roles": request.roles,
                     "for": request.beneficiaries,
@@ -500,7 +549,8 @@ impl<'a> Writer<'a> {
                     item_id: None,
                     kind: "requested".to_owned(),
                     actor: Some(request.requester.clone()),
-                    detail: json!({ "resource": request.resource, "items": started.len(), "request": body }),
+                    detail: self
+                        .with_via(json!({ "resource": request.resource, "items": started.len(), "request": body })),
                 });
                 for (_, s) in started {
                     insert_item(tx, &s.item, *at).await?;
@@ -519,7 +569,11 @@ impl<'a> Writer<'a> {
                 }
                 Ok(Reply::Request(request.id.clone()))
             }
-            Work::Decide { request, approver, decision, channel, at } => {
+            Work::Decide { request, approver, decision, source, at } => {
+                if self.replayed(source, *at) {
+                    return Ok(Reply::Replayed);
+                }
+                let channel = &source.channel;
                 let pending = self.pending_prompts(tx, request, approver).await?;
                 if pending.is_empty() {
                     // Say why: the engine explains a settled prompt; otherwise this person was never asked.
@@ -569,7 +623,11 @@ impl<'a> Writer<'a> {
                     _ => Ok(Reply::Request(request.clone())),
                 }
             }
-            Work::Answer { token, by, decision, channel, at } => {
+            Work::Answer { token, by, decision, source, at } => {
+                if self.replayed(source, *at) {
+                    return Ok(Reply::Replayed);
+                }
+                let channel = &source.channel;
                 let Some(AheadPrompt { item: item_id, prompt, request: request_id, .. }) =
                     self.prompt_by_token(tx, token).await?
                 else {
@@ -583,7 +641,7 @@ impl<'a> Writer<'a> {
                 let closing = render::answered(&self.inner.catalog, &next, &verdict, *at);
                 Ok(Reply::Answered { request: request_id, closing })
             }
-            Work::Cancel { request, by, reason, at } => {
+            Work::Cancel { request, by, reason, at, .. } => {
                 let items = sqlx::query("SELECT id FROM items WHERE request_id = $1 ORDER BY id")
                     .bind(request.clone())
                     .fetch_all(&mut **tx)
@@ -609,7 +667,7 @@ impl<'a> Writer<'a> {
                     _ => Ok(Reply::Request(request.clone())),
                 }
             }
-            Work::EndGrant { grant, by, how, at } => {
+            Work::EndGrant { grant, by, how, at, .. } => {
                 // The grant may have been made earlier in this batch.
                 self.grants.flush(tx).await?;
                 let exists = sqlx::query("SELECT id FROM grants WHERE id = $1")
@@ -785,6 +843,7 @@ impl<'a> Writer<'a> {
             Event::Cancel { by, reason, .. } => ("cancel", Some(by.clone()), json!({ "reason": reason })),
             Event::EndGrant { by, how, .. } => ("grant.end", Some(by.clone()), json!({ "how": how })),
         };
+        let detail = self.with_via(detail);
         self.audit.push(Entry {
             at: event.at(),
             request_id: Some(request_id.to_owned()),
@@ -793,6 +852,14 @@ impl<'a> Writer<'a> {
             actor,
             detail,
         });
+    }
+
+    /// `detail` with the acting job's `via` added, when it has one.
+    fn with_via(&self, mut detail: serde_json::Value) -> serde_json::Value {
+        if let (Some(via), Some(map)) = (&self.via, detail.as_object_mut()) {
+            map.insert("via".to_owned(), json!(via));
+        }
+        detail
     }
 
     fn refused(
@@ -805,13 +872,14 @@ impl<'a> Writer<'a> {
         channel: &str,
     ) {
         metrics::counter!("signoff_refused_total").increment(1);
+        let detail = self.with_via(json!({ "why": why, "channel": channel }));
         self.audit.push(Entry {
             at,
             request_id: request.cloned(),
             item_id: item.map(str::to_owned),
             kind: "refused".to_owned(),
             actor: Some(by.to_owned()),
-            detail: json!({ "why": why, "channel": channel }),
+            detail,
         });
     }
 

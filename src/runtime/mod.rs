@@ -47,6 +47,9 @@ pub struct Tuning {
     pub backoff_max: StdDuration,
     /// Deliveries in flight at once.
     pub concurrency: usize,
+    /// The most items one request may create (`[api] max_items`): one call must not be able to ask thousands of
+    /// approvers, write thousands of rows and call the webhook thousands of times.
+    pub max_items: usize,
 }
 
 impl Default for Tuning {
@@ -58,6 +61,7 @@ impl Default for Tuning {
             backoff_base: StdDuration::from_secs(1),
             backoff_max: StdDuration::from_secs(600),
             concurrency: 32,
+            max_items: crate::config::DEFAULT_MAX_ITEMS,
         }
     }
 }
@@ -70,6 +74,29 @@ pub struct Answered {
     /// What the clicked message should now say.
     pub closing: signoff_port::PromptClosing,
 }
+
+/// Where an action came from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Source {
+    /// The channel recorded with a decision: `api`, `slack`, `discord`, `web`.
+    pub channel: String,
+    /// What exactly acted, for the audit trail: `api:jira` (a token's name), `slack:T0001/U0ANA`.
+    pub via: Option<String>,
+    /// The platform's id for the callback that carried the action (Slack's `trigger_id`, Discord's interaction id).
+    /// It is stored with the change it caused, so the same signed callback replayed, to any replica, changes
+    /// nothing.
+    pub callback: Option<String>,
+}
+
+impl From<&str> for Source {
+    fn from(channel: &str) -> Source {
+        Source { channel: channel.to_owned(), via: None, callback: None }
+    }
+}
+
+/// How long a callback id is remembered: the platforms' 5-minute timestamp window plus room for clock skew.
+/// After that the window itself refuses the callback.
+pub const CALLBACK_MEMORY: StdDuration = StdDuration::from_secs(10 * 60);
 
 /// What a caller asked for, before validation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -86,6 +113,8 @@ pub struct NewRequest {
     pub justification: Option<String>,
     /// For how long.
     pub duration: Option<Duration>,
+    /// What acted, for the audit trail (`api:jira`).
+    pub via: Option<String>,
 }
 
 /// Why the runtime refused something. Domain refusals are the caller's to fix (4xx); `Store` and
@@ -118,6 +147,17 @@ pub enum RuntimeError {
     /// The engine refused the event (not the approver, already settled, duration too long...).
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// More items than `[api] max_items` allows.
+    #[error("this request would create {items} items (people times roles); at most {max} are allowed per request")]
+    TooManyItems {
+        /// Items it would create.
+        items: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The same chat callback was already handled (a replay): nothing changed.
+    #[error("this callback was already handled")]
+    Replayed,
     /// The service is shutting down and takes no new work.
     #[error("signoff is shutting down")]
     Unavailable,
@@ -141,19 +181,32 @@ pub(crate) enum Work {
         at: Timestamp,
         /// The client's `Idempotency-Key`, if given.
         idempotency_key: Option<String>,
+        /// What acted.
+        via: Option<String>,
     },
     /// An approver decides on every prompt they hold in a request (the API's decision route).
-    Decide { request: String, approver: String, decision: Decision, channel: String, at: Timestamp },
+    Decide { request: String, approver: String, decision: Decision, source: Source, at: Timestamp },
     /// A click on one prompt, by its token (chat).
-    Answer { token: String, by: String, decision: Decision, channel: String, at: Timestamp },
+    Answer { token: String, by: String, decision: Decision, source: Source, at: Timestamp },
     /// The requester withdraws the request.
-    Cancel { request: String, by: String, reason: Option<String>, at: Timestamp },
+    Cancel { request: String, by: String, reason: Option<String>, via: Option<String>, at: Timestamp },
     /// A grant ends early.
-    EndGrant { grant: String, by: String, how: GrantEnd, at: Timestamp },
+    EndGrant { grant: String, by: String, how: GrantEnd, via: Option<String>, at: Timestamp },
     /// A timer is due.
     Timer { item: String, timer: u32, at: Timestamp },
     /// Rows for the audit trail that no state change carries (delivery results, refused callbacks).
     Audit(Vec<crate::audit::Entry>),
+}
+
+impl Work {
+    /// What acted, for the audit rows this work writes.
+    pub(crate) fn via(&self) -> Option<&str> {
+        match self {
+            Work::Create { via, .. } | Work::Cancel { via, .. } | Work::EndGrant { via, .. } => via.as_deref(),
+            Work::Decide { source, .. } | Work::Answer { source, .. } => source.via.as_deref(),
+            Work::Timer { .. } | Work::Audit(_) => None,
+        }
+    }
 }
 
 /// What a job produced.
@@ -170,6 +223,8 @@ pub(crate) enum Reply {
         /// The clicked prompt's closing.
         closing: signoff_port::PromptClosing,
     },
+    /// A replayed chat callback: nothing changed.
+    Replayed,
     /// Nothing to report.
     Done,
 }
@@ -294,6 +349,13 @@ impl Runtime {
             beneficiaries.push(self.user_id(b)?);
         }
         cat.resource(&new.resource)?;
+        // Counted on what was asked, before anything is started: a refusal costs no engine work.
+        let people = count_distinct(new.for_.len().max(1), &beneficiaries);
+        let roles = count_distinct(new.roles.len().max(1), &new.roles);
+        let items = people.saturating_mul(roles);
+        if items > self.inner.tuning.max_items {
+            return Err(RuntimeError::TooManyItems { items, max: self.inner.tuning.max_items });
+        }
         if new.duration.is_some_and(|d| d.is_zero()) {
             return Err(RuntimeError::Invalid("duration must be longer than zero".to_owned()));
         }
@@ -313,12 +375,15 @@ impl Runtime {
             })?;
             started.push((item, s));
         }
-        let reply = self.submit(Work::Create { request: spec, started, at: now, idempotency_key }).await?;
+        let via = new.via.clone();
+        let reply = self.submit(Work::Create { request: spec, started, at: now, idempotency_key, via }).await?;
         let (id, new) = match reply {
             Reply::Existing(id) => (id, false),
             Reply::Request(id) => (id, true),
             Reply::Answered { request, .. } => (request, true),
-            Reply::Done => return Err(RuntimeError::Invalid("the request was not stored".to_owned())),
+            Reply::Replayed | Reply::Done => {
+                return Err(RuntimeError::Invalid("the request was not stored".to_owned()));
+            }
         };
         let view = self.request(&id).await?.ok_or(RuntimeError::UnknownRequest(id))?;
         Ok((view, new))
@@ -330,29 +395,23 @@ impl Runtime {
         request: &str,
         approver: &str,
         decision: Decision,
-        channel: &str,
+        source: impl Into<Source>,
         now: Timestamp,
     ) -> Result<RequestView, RuntimeError> {
         let approver = self.user_id(approver)?;
-        self.submit(Work::Decide {
-            request: request.to_owned(),
-            approver,
-            decision,
-            channel: channel.to_owned(),
-            at: now,
-        })
-        .await?;
+        self.submit(Work::Decide { request: request.to_owned(), approver, decision, source: source.into(), at: now })
+            .await?;
         self.request(request).await?.ok_or_else(|| RuntimeError::UnknownRequest(request.to_owned()))
     }
 
     /// A chat click on the prompt with `token`, by directory user `by`. Returns the request id and what the
-    /// clicked message should now say.
+    /// clicked message should now say; [`RuntimeError::Replayed`] when the source's callback id was already seen.
     pub async fn answer(
         &self,
         token: &str,
         by: &str,
         decision: Decision,
-        channel: &str,
+        source: impl Into<Source>,
         now: Timestamp,
     ) -> Result<Answered, RuntimeError> {
         match self
@@ -360,12 +419,13 @@ impl Runtime {
                 token: token.to_owned(),
                 by: by.to_owned(),
                 decision,
-                channel: channel.to_owned(),
+                source: source.into(),
                 at: now,
             })
             .await?
         {
             Reply::Answered { request, closing } => Ok(Answered { request, closing }),
+            Reply::Replayed => Err(RuntimeError::Replayed),
             Reply::Request(_) | Reply::Existing(_) | Reply::Done => Err(RuntimeError::UnknownPrompt),
         }
     }
@@ -378,8 +438,20 @@ impl Runtime {
         reason: Option<String>,
         now: Timestamp,
     ) -> Result<RequestView, RuntimeError> {
+        self.cancel_via(request, by, reason, None, now).await
+    }
+
+    /// As [`Runtime::cancel`], naming what acted for the audit trail (`api:jira`).
+    pub async fn cancel_via(
+        &self,
+        request: &str,
+        by: &str,
+        reason: Option<String>,
+        via: Option<String>,
+        now: Timestamp,
+    ) -> Result<RequestView, RuntimeError> {
         let by = self.user_id(by)?;
-        self.submit(Work::Cancel { request: request.to_owned(), by, reason, at: now }).await?;
+        self.submit(Work::Cancel { request: request.to_owned(), by, reason, via, at: now }).await?;
         self.request(request).await?.ok_or_else(|| RuntimeError::UnknownRequest(request.to_owned()))
     }
 
@@ -391,7 +463,19 @@ impl Runtime {
         how: GrantEnd,
         now: Timestamp,
     ) -> Result<GrantView, RuntimeError> {
-        self.submit(Work::EndGrant { grant: grant.to_owned(), by: by.to_owned(), how, at: now }).await?;
+        self.end_grant_via(grant, by, how, None, now).await
+    }
+
+    /// As [`Runtime::end_grant`], naming what acted for the audit trail (`api:jira`).
+    pub async fn end_grant_via(
+        &self,
+        grant: &str,
+        by: &str,
+        how: GrantEnd,
+        via: Option<String>,
+        now: Timestamp,
+    ) -> Result<GrantView, RuntimeError> {
+        self.submit(Work::EndGrant { grant: grant.to_owned(), by: by.to_owned(), how, via, at: now }).await?;
         view::grant(&self.inner.store, grant).await?.ok_or_else(|| RuntimeError::UnknownGrant(grant.to_owned()))
     }
 
@@ -417,7 +501,8 @@ impl Runtime {
         Ok(view::list(&self.inner.store, &self.inner.catalog, &filter).await?)
     }
 
-    fn user_id(&self, who: &str) -> Result<String, RuntimeError> {
+    /// The directory id of a person named by id or email.
+    pub fn user_id(&self, who: &str) -> Result<String, RuntimeError> {
         self.inner
             .catalog
             .directory
@@ -425,6 +510,12 @@ impl Runtime {
             .map(|u| u.id.clone())
             .ok_or_else(|| RuntimeError::Lookup(LookupError::UnknownUser(who.to_owned())))
     }
+}
+
+/// How many distinct values `asked` holds, or `default` when it is empty (no roles: one item; nobody named: the
+/// requester).
+fn count_distinct<T: Eq + std::hash::Hash>(default: usize, asked: &[T]) -> usize {
+    if asked.is_empty() { default } else { asked.iter().collect::<std::collections::HashSet<_>>().len() }
 }
 
 /// A request id: `req_` and a lower-case ULID, so ids sort by creation time and never collide.

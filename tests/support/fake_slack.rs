@@ -428,6 +428,10 @@ fn answer(inner: &Inner, method: &str, params: &Value, auth: Option<&str>) -> Va
     }
     let s = |k: &str| params.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
     match method {
+        // The workspace the bot token belongs to: signoff refuses callbacks from any other.
+        "auth.test" => ok(json!({"url": "https://example.slack.com/", "team": "Example", "user": "signoff",
+                                 "team_id": TEAM, "user_id": "U0BOT", "bot_id": "B0SIGNOFF",
+                                 "is_enterprise_install": false})),
         "conversations.open" => {
             let users: Vec<String> = match params.get("users") {
                 Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
@@ -517,6 +521,14 @@ pub fn now_unix() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// A fresh `trigger_id`, shaped like Slack's (`<seconds>.<number>.<hex>`): Slack makes a new one for every user
+/// action, and signoff treats a second callback with the same one as a replay.
+pub fn trigger_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{}.{n}.{:032x}", now_unix(), rand::random::<u128>())
+}
+
 /// `payload=<url-encoded JSON>`, the interactivity body.
 pub fn form_payload(payload: &Value) -> String {
     url::form_urlencoded::Serializer::new(String::new()).append_pair("payload", &payload.to_string()).finish()
@@ -543,7 +555,7 @@ pub fn click_payload(clicker: &str, message: &Message, block_id: &str, element: 
         "token": "9s8d9as89d8as9d8as989",
         "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel,
                       "is_ephemeral": false},
-        "trigger_id": format!("{}.333649436676.d8c1bb837935619ccad0f624c448ffb3", now_unix()),
+        "trigger_id": trigger_id(),
         "channel": {"id": message.channel, "name": "directmessage"},
         "message": {"bot_id": "B0SIGNOFF", "type": "message", "text": message.text, "user": "U0BOT",
                     "ts": message.ts, "blocks": message.blocks},
@@ -580,7 +592,7 @@ pub fn deny_modal_submission(user: &str, view: &Value, reason: &str) -> Value {
         "user": {"id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": TEAM},
         "api_app_id": "A0SIGNOFF",
         "token": "verification_token",
-        "trigger_id": "111.222.valid",
+        "trigger_id": trigger_id(),
         "view": submitted,
         "response_urls": [],
     })
@@ -601,6 +613,6 @@ pub fn slash_command_body(user: &str, text: &str, response_url: &str) -> String 
         .append_pair("text", text)
         .append_pair("api_app_id", "A0SIGNOFF")
         .append_pair("response_url", response_url)
-        .append_pair("trigger_id", "13345224609.738474920.8088930838d88f008e0")
+        .append_pair("trigger_id", &trigger_id())
         .finish()
 }

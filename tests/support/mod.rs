@@ -1067,6 +1067,22 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("[{}] {sql}: {e}", self.db_kind))
     }
 
+    /// The value of a Prometheus counter or gauge on `/metrics`, summed over the series whose labels include
+    /// `labels` (0 when there is none). Metrics are process-wide and tests share the process, so compare a
+    /// test's own before and after.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = self.get("/metrics").await.text;
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (series, value) = l.rsplit_once(' ')?;
+                let (n, rest) = series.split_once('{').unwrap_or((series, ""));
+                let wanted = n == name && labels.iter().all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+                wanted.then(|| value.parse::<f64>().ok()).flatten()
+            })
+            .sum()
+    }
+
     /// Row counts of the tables a request writes.
     pub async fn row_counts(&self) -> RowCounts {
         RowCounts {
@@ -1077,6 +1093,7 @@ impl TestApp {
             grants: self.count("SELECT COUNT(*) FROM grants").await,
             audit: self.count("SELECT COUNT(*) FROM audit").await,
             outbox: self.count("SELECT COUNT(*) FROM outbox").await,
+            callbacks: self.count("SELECT COUNT(*) FROM callbacks").await,
         }
     }
 
@@ -1130,6 +1147,7 @@ pub struct RowCounts {
     pub grants: i64,
     pub audit: i64,
     pub outbox: i64,
+    pub callbacks: i64,
 }
 
 /// The longest any chat scenario may take.

@@ -127,21 +127,45 @@ impl Rejected {
     }
 }
 
-/// The endpoint's first step: verifies the signature on the raw body, and only then parses it.
+/// A verified interaction with what identifies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// Discord's id for this interaction: a replay of the same request carries the same one.
+    pub id: String,
+    /// The application it was sent to; the core refuses any other than its own.
+    pub application_id: Option<String>,
+    /// What it asks.
+    pub inbound: Inbound,
+}
+
+/// The endpoint's first step: verifies the signature and the timestamp's freshness (`now`, Unix seconds) on the
+/// raw body, and only then parses it.
 pub fn parse_verified(
     verifier: &Verifier,
     signature: Option<&str>,
     timestamp: Option<&str>,
     body: &[u8],
-) -> Result<Inbound, Rejected> {
-    verifier.verify(signature, timestamp, body)?;
-    Ok(parse(body)?)
+    now: i64,
+) -> Result<Envelope, Rejected> {
+    verifier.verify_fresh(signature, timestamp, body, now)?;
+    Ok(parse_envelope(body)?)
+}
+
+/// Parses an interaction body with its id and application. Call it only on a body that [`Verifier::verify`]
+/// accepted (or use [`parse_verified`]).
+pub fn parse_envelope(body: &[u8]) -> Result<Envelope, ParseError> {
+    let raw: RawInteraction = serde_json::from_slice(body)?;
+    let (id, application_id) = (raw.id.clone(), raw.application_id.clone().filter(|a| !a.is_empty()));
+    Ok(Envelope { id, application_id, inbound: parse_raw(raw)? })
 }
 
 /// Parses an interaction body. Call it only on a body that [`Verifier::verify`] accepted (or use
 /// [`parse_verified`]).
 pub fn parse(body: &[u8]) -> Result<Inbound, ParseError> {
-    let raw: RawInteraction = serde_json::from_slice(body)?;
+    parse_raw(serde_json::from_slice(body)?)
+}
+
+fn parse_raw(raw: RawInteraction) -> Result<Inbound, ParseError> {
     match raw.kind {
         1 => Ok(Inbound::Ping),
         2 => command(raw),
@@ -275,6 +299,8 @@ struct RawInteraction {
     id: String,
     #[serde(default)]
     token: String,
+    #[serde(default)]
+    application_id: Option<String>,
     data: Option<RawData>,
     member: Option<RawMember>,
     user: Option<RawUser>,

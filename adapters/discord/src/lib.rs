@@ -32,5 +32,5 @@ pub mod respond;
 pub mod verify;
 
 pub use client::{ConfigError, DiscordAdapter, RegisteredCommand};
-pub use inbound::{Inbound, InteractionRef, ParseError, Rejected, RequestCommand};
+pub use inbound::{Envelope, Inbound, InteractionRef, ParseError, Rejected, RequestCommand};
 pub use verify::{KeyError, Verifier, VerifyError};

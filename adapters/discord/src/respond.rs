@@ -117,6 +117,8 @@ pub fn click_reply(reply: &ClickReply) -> Value {
     match reply {
         ClickReply::Closed(closing) => update_message(closing),
         ClickReply::Refused { message } => ephemeral(message),
+        // Acknowledges the component interaction and leaves the message as it is.
+        ClickReply::Replayed => to_value(&CreateInteractionResponse::Acknowledge),
     }
 }
 

@@ -14,9 +14,9 @@
 //! API leaves to the caller: a key parser that reports bad config as an error (serenity's `Verifier::new`
 //! panics on bad hex), and distinct errors for missing headers, so that the log says which one was absent.
 //!
-//! No freshness window is enforced on the timestamp: Discord documents none and its own library checks none
-//! (the timestamp is only part of the signed message). A replayed request can only repeat a click or a
-//! command, and the core treats a second answer to a settled prompt as already settled.
+//! A freshness window is enforced on the timestamp ([`WINDOW_SECS`], as Slack does): Discord documents none, but
+//! without one a request captured once could be replayed for ever. Inside the window a replay has the same
+//! interaction id as the original, and the core stores ids to count each interaction once.
 
 use std::fmt;
 
@@ -24,6 +24,9 @@ use std::fmt;
 pub const SIGNATURE_HEADER: &str = "x-signature-ed25519";
 /// The header that carries the timestamp that is signed together with the body.
 pub const TIMESTAMP_HEADER: &str = "x-signature-timestamp";
+
+/// How far, in seconds, a request's signed timestamp may be from our clock before it is refused as stale.
+pub const WINDOW_SECS: i64 = 5 * 60;
 
 /// Checks that an interaction request comes from Discord, with the application's public key.
 #[derive(Clone)]
@@ -62,6 +65,20 @@ pub enum VerifyError {
     /// The signature is malformed, or does not match the timestamp and body under our key.
     #[error("invalid request signature")]
     BadSignature,
+    /// Signed, but the timestamp is not a number or is more than [`WINDOW_SECS`] from our clock (a replay).
+    #[error("stale or malformed X-Signature-Timestamp")]
+    Stale,
+}
+
+impl VerifyError {
+    /// A short label for metrics: `signature`, `timestamp`, `headers`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            VerifyError::MissingSignature | VerifyError::MissingTimestamp => "headers",
+            VerifyError::BadSignature => "signature",
+            VerifyError::Stale => "timestamp",
+        }
+    }
 }
 
 impl Verifier {
@@ -71,6 +88,22 @@ impl Verifier {
         let key = decode_hex::<32>(public_key_hex.trim()).ok_or(KeyError::NotHex)?;
         let inner = serenity::interactions_endpoint::Verifier::try_new(key).map_err(|_| KeyError::NotAKey)?;
         Ok(Self { inner })
+    }
+
+    /// [`Verifier::verify`], then the timestamp's freshness against `now` (Unix seconds): both must hold.
+    pub fn verify_fresh(
+        &self,
+        signature_hex: Option<&str>,
+        timestamp: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), VerifyError> {
+        self.verify(signature_hex, timestamp, body)?;
+        let sent: i64 = timestamp.unwrap_or_default().trim().parse().map_err(|_| VerifyError::Stale)?;
+        if (now - sent).abs() > WINDOW_SECS {
+            return Err(VerifyError::Stale);
+        }
+        Ok(())
     }
 
     /// Verifies one request from its two headers (as received, `None` when absent) and its raw body.
@@ -129,6 +162,25 @@ mod tests {
         let signature = sign(&key, TS, BODY);
         assert_eq!(verifier.verify(Some(&signature), Some(TS), BODY), Ok(()));
         assert_eq!(verifier.verify(Some(&signature.to_uppercase()), Some(TS), BODY), Ok(()));
+    }
+
+    #[test]
+    fn a_signed_request_outside_the_window_is_stale() {
+        let key = test_key();
+        let verifier = Verifier::from_hex(&public_hex(&key)).unwrap();
+        let signature = sign(&key, TS, BODY);
+        let at = 1_700_000_000;
+        assert_eq!(verifier.verify_fresh(Some(&signature), Some(TS), BODY, at + WINDOW_SECS), Ok(()));
+        assert_eq!(verifier.verify_fresh(Some(&signature), Some(TS), BODY, at - WINDOW_SECS), Ok(()));
+        assert_eq!(
+            verifier.verify_fresh(Some(&signature), Some(TS), BODY, at + WINDOW_SECS + 1),
+            Err(VerifyError::Stale)
+        );
+        assert_eq!(verifier.verify_fresh(Some(&signature), Some(TS), BODY, at + 86_400), Err(VerifyError::Stale));
+        // The signature is checked first: a forged request is a bad signature whatever its time.
+        assert_eq!(verifier.verify_fresh(Some(&"0".repeat(128)), Some(TS), BODY, at), Err(VerifyError::BadSignature));
+        let odd = sign(&key, "soon", BODY);
+        assert_eq!(verifier.verify_fresh(Some(&odd), Some("soon"), BODY, at), Err(VerifyError::Stale));
     }
 
     #[test]

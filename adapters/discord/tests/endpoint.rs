@@ -23,8 +23,9 @@ const APPROVER: &str = "310000000000000001";
 
 async fn interactions(State(verifier): State<Arc<Verifier>>, headers: HeaderMap, body: Bytes) -> Response {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let inbound = match parse_verified(&verifier, header(SIGNATURE_HEADER), header(TIMESTAMP_HEADER), &body) {
-        Ok(inbound) => inbound,
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let inbound = match parse_verified(&verifier, header(SIGNATURE_HEADER), header(TIMESTAMP_HEADER), &body, now) {
+        Ok(envelope) => envelope.inbound,
         Err(rejected) => {
             return (StatusCode::from_u16(rejected.status()).unwrap(), rejected.to_string()).into_response();
         }
@@ -63,6 +64,11 @@ async fn interactions(State(verifier): State<Arc<Verifier>>, headers: HeaderMap,
     axum::Json(reply).into_response()
 }
 
+/// Unix seconds now, as Discord stamps a request it sends.
+fn now() -> String {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string()
+}
+
 struct Endpoint {
     key: SigningKey,
     router: Router,
@@ -96,8 +102,9 @@ impl Endpoint {
 
     async fn post_signed(&self, body: &Value) -> (StatusCode, Option<String>, Value) {
         let body = body.to_string();
-        let signature = self.sign("1700000000", body.as_bytes());
-        self.post(&[(SIGNATURE_HEADER, &signature), (TIMESTAMP_HEADER, "1700000000")], body.as_bytes()).await
+        let ts = now();
+        let signature = self.sign(&ts, body.as_bytes());
+        self.post(&[(SIGNATURE_HEADER, &signature), (TIMESTAMP_HEADER, &ts)], body.as_bytes()).await
     }
 }
 
@@ -131,6 +138,13 @@ async fn unsigned_or_badly_signed_requests_get_401_before_any_parsing() {
     assert_eq!(endpoint.post(&[(SIGNATURE_HEADER, &signature)], ping).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
         endpoint.post(&[(SIGNATURE_HEADER, &signature), (TIMESTAMP_HEADER, "1700000001")], ping).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Correctly signed a day ago: a replay, refused.
+    let day_ago = (now().parse::<i64>().unwrap() - 86_400).to_string();
+    let signature = endpoint.sign(&day_ago, ping);
+    assert_eq!(
+        endpoint.post(&[(SIGNATURE_HEADER, &signature), (TIMESTAMP_HEADER, &day_ago)], ping).await.0,
         StatusCode::UNAUTHORIZED
     );
     // Garbage that is not even JSON is refused for its signature, not its syntax.

@@ -158,6 +158,8 @@ pub enum ClickReply {
         /// Why, in a sentence: "This request was already approved by Kim Lee at 10:42."
         message: String,
     },
+    /// The same callback was already handled (a replay): acknowledge it, change nothing and show nothing new.
+    Replayed,
 }
 
 /// Why a delivery failed, so the outbox knows whether and when to retry.

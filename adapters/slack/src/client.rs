@@ -115,6 +115,15 @@ pub(crate) fn connector(api_url: &str) -> Result<Connector, SetupError> {
     Ok(SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url.trim_end_matches('/')))
 }
 
+/// The workspace a bot token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    /// `T...`.
+    pub team_id: String,
+    /// `E...`, on Enterprise Grid.
+    pub enterprise_id: Option<String>,
+}
+
 /// Slack, as the core's [`ChatAdapter`]; see the module documentation for what each call does.
 pub struct SlackAdapter {
     client: SlackClient<Connector>,
@@ -163,6 +172,31 @@ impl SlackAdapter {
                 Ok(resp.user.profile.and_then(|p| p.email).map(|e| e.0))
             })
             .await
+    }
+
+    /// The workspace the bot token belongs to and, on Enterprise Grid, its organisation (`auth.test`): the core
+    /// refuses callbacks from anywhere else. Read through the raw connector because slack-morphism's typed
+    /// response has no `enterprise_id`.
+    pub async fn workspace(&self) -> Result<Workspace, ChatError> {
+        #[derive(serde::Deserialize)]
+        struct AuthTest {
+            team_id: String,
+            #[serde(default)]
+            enterprise_id: Option<String>,
+        }
+        let connector = &self.client.http_api.connector;
+        let url = connector
+            .create_method_uri_path("auth.test")
+            .map_err(|e| ChatError::Permanent(format!("auth.test: {e}")))?;
+        let span = tracing::debug_span!("Slack auth.test");
+        let context = SlackClientApiCallContext {
+            rate_control_params: None,
+            token: Some(&self.token),
+            tracing_span: &span,
+            is_sensitive_url: false,
+        };
+        let resp: AuthTest = self.call("auth.test", Lane::Interactive, connector.http_get_uri(url, context)).await?;
+        Ok(Workspace { team_id: resp.team_id, enterprise_id: resp.enterprise_id.filter(|e| !e.is_empty()) })
     }
 
     /// Opens a modal (`views.open`), such as [`blocks::deny_modal`], with the `trigger_id` of a click made less

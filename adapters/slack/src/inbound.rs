@@ -56,6 +56,19 @@ pub enum Interaction {
     },
 }
 
+/// Where a verified callback comes from, as its payload says: the workspace and, on Enterprise Grid, the
+/// organisation (the core refuses callbacks from any other), and Slack's id for this one user action.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origin {
+    /// The workspace (`T...`): `team.id`, else the clicker's `user.team_id`.
+    pub team_id: Option<String>,
+    /// The Enterprise Grid organisation (`E...`), when there is one.
+    pub enterprise_id: Option<String>,
+    /// `trigger_id`: Slack makes a new one for every click, command and form submission, so a second callback
+    /// with the same one is a replay of the first.
+    pub trigger_id: Option<String>,
+}
+
 /// A slash command invocation (`application/x-www-form-urlencoded`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SlashCommand {
@@ -69,6 +82,8 @@ pub struct SlashCommand {
     pub user_name: String,
     /// The workspace.
     pub team_id: String,
+    /// The Enterprise Grid organisation, empty when there is none.
+    pub enterprise_id: String,
     /// Where it was run.
     pub channel_id: String,
     /// Where to send up to 5 later replies within 30 minutes.
@@ -83,6 +98,16 @@ impl SlashCommand {
     /// Who ran the command, as the core sees people on chat platforms.
     pub fn user(&self) -> ChatUser {
         ChatUser { platform: Platform::Slack, id: self.user_id.clone() }
+    }
+
+    /// Where it comes from.
+    pub fn origin(&self) -> Origin {
+        let some = |s: &str| Some(s.to_owned()).filter(|s| !s.is_empty());
+        Origin {
+            team_id: some(&self.team_id),
+            enterprise_id: some(&self.enterprise_id),
+            trigger_id: some(&self.trigger_id),
+        }
     }
 }
 
@@ -101,7 +126,7 @@ pub enum ParseError {
 }
 
 /// Reads an interactivity request body: `payload=<url-encoded JSON>`.
-pub fn parse_interaction(body: &[u8]) -> Result<Interaction, ParseError> {
+pub fn parse_interaction(body: &[u8]) -> Result<(Origin, Interaction), ParseError> {
     let payload = url::form_urlencoded::parse(body)
         .find(|(k, _)| k == "payload")
         .map(|(_, v)| v.into_owned())
@@ -111,12 +136,24 @@ pub fn parse_interaction(body: &[u8]) -> Result<Interaction, ParseError> {
 }
 
 /// Reads an interactivity payload already decoded to JSON (what Socket Mode delivers).
-pub fn parse_interaction_payload(payload: &Value) -> Result<Interaction, ParseError> {
-    match payload.get("type").and_then(Value::as_str) {
+pub fn parse_interaction_payload(payload: &Value) -> Result<(Origin, Interaction), ParseError> {
+    let interaction = match payload.get("type").and_then(Value::as_str) {
         Some("block_actions") => block_actions(payload),
         Some("view_submission") => view_submission(payload),
         Some(other) => Ok(Interaction::Ignored { what: format!("a {other} payload") }),
         None => Err(ParseError::Missing("type")),
+    }?;
+    Ok((origin(payload), interaction))
+}
+
+/// The workspace, organisation and trigger of an interactivity payload. Org-wide installs may send `team: null`;
+/// the clicker's own workspace is then in `user.team_id`.
+fn origin(p: &Value) -> Origin {
+    let owned = |v: Option<&str>| v.map(str::to_owned);
+    Origin {
+        team_id: owned(text_at(p, &["team", "id"]).or_else(|| text_at(p, &["user", "team_id"]))),
+        enterprise_id: owned(text_at(p, &["enterprise", "id"]).or_else(|| text_at(p, &["user", "enterprise_id"]))),
+        trigger_id: owned(text_at(p, &["trigger_id"])),
     }
 }
 
@@ -279,6 +316,7 @@ pub fn parse_command(body: &[u8]) -> Result<SlashCommand, ParseError> {
         user_id: get("user_id"),
         user_name: get("user_name"),
         team_id: get("team_id"),
+        enterprise_id: get("enterprise_id"),
         channel_id: get("channel_id"),
         response_url: get("response_url"),
         trigger_id: get("trigger_id"),
@@ -520,6 +558,36 @@ fn humanize(s: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The interaction alone, for the tests that are about it.
+    fn parse_interaction(body: &[u8]) -> Result<Interaction, ParseError> {
+        super::parse_interaction(body).map(|(_, i)| i)
+    }
+
+    #[test]
+    fn the_origin_names_the_workspace_organisation_and_trigger() {
+        let mut p: Value = serde_json::from_str(BLOCK_ACTIONS).unwrap();
+        let (origin, _) = super::parse_interaction(&form(&p)).unwrap();
+        assert_eq!(
+            origin,
+            Origin {
+                team_id: Some("T9TK3CUKW".into()),
+                enterprise_id: None,
+                trigger_id: Some("12321423423.333649436676.d8c1bb837935619ccad0f624c448ffb3".into()),
+            }
+        );
+        // An org-wide install may send `team: null`; the clicker's workspace stands in.
+        p["team"] = Value::Null;
+        p["enterprise"] = json!({"id": "E0ORG", "name": "Org"});
+        p["user"]["team_id"] = json!("T0OTHER");
+        let (origin, _) = super::parse_interaction(&form(&p)).unwrap();
+        assert_eq!((origin.team_id.as_deref(), origin.enterprise_id.as_deref()), (Some("T0OTHER"), Some("E0ORG")));
+        let cmd = parse_command(b"command=%2Frequest&user_id=U1&team_id=T1&enterprise_id=E1&trigger_id=9.9").unwrap();
+        assert_eq!(
+            cmd.origin(),
+            Origin { team_id: Some("T1".into()), enterprise_id: Some("E1".into()), trigger_id: Some("9.9".into()) }
+        );
+    }
 
     const BLOCK_ACTIONS: &str = include_str!("../tests/fixtures/slack_block_actions.json");
     const VIEW_SUBMISSION: &str = include_str!("../tests/fixtures/slack_view_submission.json");

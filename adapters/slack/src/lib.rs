@@ -24,7 +24,7 @@ pub mod inbound;
 pub mod socket;
 pub mod verify;
 
-pub use client::{SetupError, SlackAdapter, SlackSettings};
-pub use inbound::{Interaction, ParseError, Person, RequestArgs, SlashCommand};
+pub use client::{SetupError, SlackAdapter, SlackSettings, Workspace};
+pub use inbound::{Interaction, Origin, ParseError, Person, RequestArgs, SlashCommand};
 pub use socket::{SocketHandler, SocketSettings, run_socket_mode};
 pub use verify::VerifyError;

@@ -31,7 +31,7 @@ use signoff_port::BoxFuture;
 use slack_morphism::prelude::*;
 
 use crate::client::{Connector, DEFAULT_API_URL, SetupError, connector, content};
-use crate::inbound::{Interaction, SlashCommand, parse_interaction_payload};
+use crate::inbound::{Interaction, Origin, SlashCommand, parse_interaction_payload};
 
 /// How to open Socket Mode.
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ impl SocketSettings {
 pub trait SocketHandler: Send + Sync + 'static {
     /// A click or a modal submission, read as by the HTTP route (including [`Interaction::Ignored`] ones). The
     /// envelope is acknowledged when this returns.
-    fn interaction(&self, interaction: Interaction) -> BoxFuture<'_, ()>;
+    fn interaction(&self, origin: Origin, interaction: Interaction) -> BoxFuture<'_, ()>;
 
     /// A slash command. Returns the reply to show, a JSON message such as
     /// [`help_reply`](crate::blocks::help_reply) or [`confirmation_reply`](crate::blocks::confirmation_reply),
@@ -113,7 +113,7 @@ async fn on_interaction(
         .map_err(|e| e.to_string())
         .and_then(|v| parse_interaction_payload(&v).map_err(|e| e.to_string()))
     {
-        Ok(interaction) => handler.interaction(interaction).await,
+        Ok((origin, interaction)) => handler.interaction(origin, interaction).await,
         Err(e) => tracing::warn!(error = %e, "Socket Mode: could not read an interaction; acknowledged and dropped"),
     }
     Ok(())
@@ -133,6 +133,8 @@ async fn on_command(
         user_id: event.user_id.0,
         user_name: String::new(),
         team_id: event.team_id.0,
+        // slack-morphism's command event has no enterprise id; the workspace is checked instead.
+        enterprise_id: String::new(),
         channel_id: event.channel_id.0,
         response_url: event.response_url.0.to_string(),
         trigger_id: event.trigger_id.0,

@@ -51,6 +51,17 @@ pub enum VerifyError {
     BadSignature,
 }
 
+impl VerifyError {
+    /// A short label for metrics: `headers`, `timestamp`, `signature`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            VerifyError::Missing { .. } => "headers",
+            VerifyError::Malformed { .. } | VerifyError::Stale { .. } => "timestamp",
+            VerifyError::BadSignature => "signature",
+        }
+    }
+}
+
 /// Verifies a Slack request: both headers present, the timestamp within [`MAX_SKEW_SECS`] of `now_unix`, and the
 /// `v0` signature matching `body` (the raw bytes as received, before any decoding). `now_unix` is the current
 /// Unix time in seconds; it is an argument so that tests can fix it.

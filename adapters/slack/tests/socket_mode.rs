@@ -10,18 +10,18 @@ use fake_slack::{APP_TOKEN, FakeSlack};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use signoff_port::{Answer, BoxFuture, ChatUser, MessageRef, Platform};
-use signoff_slack::{Interaction, SlashCommand, SocketHandler, SocketSettings, blocks, ids, run_socket_mode};
+use signoff_slack::{Interaction, Origin, SlashCommand, SocketHandler, SocketSettings, blocks, ids, run_socket_mode};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 
 struct Recorder {
-    interactions: mpsc::UnboundedSender<Interaction>,
+    interactions: mpsc::UnboundedSender<(Origin, Interaction)>,
     commands: mpsc::UnboundedSender<SlashCommand>,
 }
 
 impl SocketHandler for Recorder {
-    fn interaction(&self, interaction: Interaction) -> BoxFuture<'_, ()> {
-        let _ = self.interactions.send(interaction);
+    fn interaction(&self, origin: Origin, interaction: Interaction) -> BoxFuture<'_, ()> {
+        let _ = self.interactions.send((origin, interaction));
         Box::pin(async {})
     }
 
@@ -100,7 +100,10 @@ async fn clicks_and_commands_arrive_as_neutral_values_and_are_acknowledged() {
     assert!(acks[1]["payload"]["text"].as_str().unwrap().contains("req_1"));
     assert!(acks[1]["payload"]["blocks"].to_string().contains("Kim Lee"));
 
-    let Some(Interaction::Answer { answer, response_url }) = irx.recv().await else { panic!("no answer") };
+    let Some((origin, Interaction::Answer { answer, response_url })) = irx.recv().await else { panic!("no answer") };
+    // The workspace and trigger survive slack-morphism's typed event, so the core can check and deduplicate.
+    assert_eq!(origin.team_id.as_deref(), Some("T9TK3CUKW"));
+    assert_eq!(origin.trigger_id.as_deref(), Some("12321423423.333649436676.d8c1bb837935619ccad0f624c448ffb3"));
     assert_eq!(answer.token, "tok-s");
     assert_eq!(answer.clicker, ChatUser { platform: Platform::Slack, id: "UA8RXUSPL".to_owned() });
     assert_eq!(answer.answer, Answer::Escalate { to: ChatUser { platform: Platform::Slack, id: "U0RAJ".to_owned() } });
