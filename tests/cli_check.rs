@@ -574,3 +574,72 @@ fn an_unknown_workflow_in_the_config_file_is_reported_where_it_is_written() {
         "signoff.toml:9:5: unknown workflow `APP_ADMIN_THEN_SECURTY`, did you mean `APP_ADMIN_THEN_SECURITY`?",
     ]);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// API tokens (DESIGN 7.1)
+
+#[test]
+fn legacy_tokens_pass_with_a_warning_that_they_can_act_as_anyone() {
+    let f = Fixture::valid();
+    f.write("signoff.toml", &format!("{}\n[api]\ntokens = [\"s3cret-one\", \"s3cret-two\"]\n", common::CONFIG));
+    let run = f.check();
+    assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
+    assert_eq!(run.stderr_lines().len(), 1, "{}", run.stderr);
+    let warning = run.stderr_lines()[0];
+    assert!(
+        warning.starts_with("signoff.toml:9:1: warning: 2 legacy `[api] tokens` can do everything and act as anyone"),
+        "{warning}"
+    );
+    assert!(!run.stderr.contains("s3cret"), "no token in the output: {}", run.stderr);
+    // From the environment, the warning names the variable.
+    let run = Fixture::valid().check_with_env(&[("SIGNOFF_API_TOKENS", "from-env")]);
+    assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
+    assert!(run.stderr.starts_with("environment variable SIGNOFF_API_TOKENS: warning:"), "{}", run.stderr);
+}
+
+#[test]
+fn a_token_acting_for_someone_not_in_the_directory_is_an_error_at_its_table() {
+    let f = Fixture::valid();
+    let sha = "ab".repeat(32);
+    f.write(
+        "signoff.toml",
+        &format!(
+            "{}\n[[api.token]]\nname = \"cli\"\nsha256 = \"{sha}\"\nscopes = [\"decide\"]\nas = \"anna@example.com\"\n",
+            common::CONFIG
+        ),
+    );
+    f.check().assert_problems(&[
+        "signoff.toml:8:1: token `cli` acts as `anna@example.com`, who is not in the directory, did you mean `ana@example.com`?",
+    ]);
+}
+
+#[test]
+fn token_new_prints_a_token_once_and_a_block_that_accepts_it() {
+    let run = signoff(
+        repo_root(),
+        &["token", "new", "--name", "ana-cli", "--scopes", "request,read", "--as", "ana@example.com"],
+        &[],
+    );
+    assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
+    let lines = run.stdout_lines();
+    let token = lines[1].strip_prefix("# ").expect("the token on the second line");
+    assert!(token.starts_with("so_") && token.len() > 40, "{token}");
+    let block = lines[2..].join("\n");
+    assert!(block.starts_with("[[api.token]]\nname = \"ana-cli\"\n"), "{block}");
+    assert!(
+        block.contains("scopes = [\"request\", \"read\"]") && block.contains("as = \"ana@example.com\""),
+        "{block}"
+    );
+    let sha = hex_sha256(token);
+    assert!(block.contains(&format!("sha256 = \"{sha}\"")), "the block holds the token's SHA-256: {block}");
+    // A narrow scope without a person is refused with the reason.
+    let run = signoff(repo_root(), &["token", "new", "--name", "x", "--scopes", "decide"], &[]);
+    assert_eq!(run.code, Some(1));
+    assert!(run.stderr.contains("scope `decide` acts as the token's own person"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "no token is printed when the block is refused: {}", run.stdout);
+}
+
+fn hex_sha256(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}

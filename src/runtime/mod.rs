@@ -479,6 +479,11 @@ impl Runtime {
         view::grant(&self.inner.store, grant).await?.ok_or_else(|| RuntimeError::UnknownGrant(grant.to_owned()))
     }
 
+    /// Deletes remembered callback ids whose replay window has passed; the timer loop does this every minute.
+    pub async fn purge_callbacks(&self) -> Result<u64, RuntimeError> {
+        Ok(timers::purge_callbacks(&self.inner).await?)
+    }
+
     /// Appends rows to the audit trail (e.g. a refused callback).
     pub async fn audit(&self, entries: Vec<crate::audit::Entry>) -> Result<(), RuntimeError> {
         self.submit(Work::Audit(entries)).await.map(|_| ())

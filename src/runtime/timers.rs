@@ -16,11 +16,21 @@ use crate::store::{from_ms, ms};
 /// Timers claimed per round.
 const BATCH: i64 = 256;
 
+/// How often remembered callback ids past their expiry are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
 pub(super) async fn run(inner: Arc<Inner>) {
     let mut stopping = inner.stopping.subscribe();
+    let mut last_purge = std::time::Instant::now();
     loop {
         if *stopping.borrow() {
             break;
+        }
+        if last_purge.elapsed() >= PURGE_EVERY {
+            last_purge = std::time::Instant::now();
+            if let Err(e) = purge_callbacks(&inner).await {
+                tracing::warn!(error = %e, "purging expired callback ids failed; retrying later");
+            }
         }
         match fire_due(&inner).await {
             Ok(n) if n > 0 => continue,
@@ -45,6 +55,16 @@ pub(super) async fn run(inner: Arc<Inner>) {
             _ = super::stopped(&mut stopping) => {}
         }
     }
+}
+
+/// Deletes callback ids whose replay window has passed (the platforms' timestamp check refuses those callbacks
+/// now), so the table holds only the last few minutes' ids.
+pub(super) async fn purge_callbacks(inner: &Inner) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM callbacks WHERE expires_at < $1")
+        .bind(ms(crate::time::now()))
+        .execute(inner.store.writer())
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// Claims due timers and hands them to the committer; returns how many.

@@ -355,7 +355,7 @@ pub fn test_tuning() -> Tuning {
 
 /// How to build an app. `AppOptions::new()` is the default company on a temporary SQLite file, chatting
 /// through one recording console adapter, with no webhook.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AppOptions {
     /// The database.
     pub db: Db,
@@ -377,6 +377,8 @@ pub struct AppOptions {
     pub slack: Option<SlackSetup>,
     /// Chat on Discord through the config's real adapter, pointed at a fake Discord, instead of `platforms`.
     pub discord: Option<DiscordSetup>,
+    /// Last changes to the config, after everything above is applied (tokens, limits, keys, workspaces).
+    pub configure: Vec<Configure>,
 }
 
 /// `[slack]` for an app that talks to a fake Slack ([`AppOptions::slack`]).
@@ -403,6 +405,15 @@ pub struct DiscordSetup {
     pub bot_token: String,
 }
 
+/// A change to the config ([`AppOptions::config`]).
+pub type Configure = Arc<dyn Fn(&mut Config) + Send + Sync>;
+
+impl fmt::Debug for AppOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppOptions").field("db", &self.db).field("platforms", &self.platforms).finish_non_exhaustive()
+    }
+}
+
 impl Default for AppOptions {
     fn default() -> Self {
         AppOptions {
@@ -416,6 +427,7 @@ impl Default for AppOptions {
             settings: Settings::default(),
             slack: None,
             discord: None,
+            configure: Vec::new(),
         }
     }
 }
@@ -424,6 +436,12 @@ impl AppOptions {
     /// The defaults.
     pub fn new() -> AppOptions {
         AppOptions::default()
+    }
+
+    /// Changes the config after everything else is applied (e.g. `|c| c.api.max_items = 3`).
+    pub fn config(mut self, f: impl Fn(&mut Config) + Send + Sync + 'static) -> Self {
+        self.configure.push(Arc::new(f));
+        self
     }
 
     /// A fresh database of this kind.
@@ -608,6 +626,9 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
         config.discord.application_id = Some(discord.application_id.clone());
         config.discord.public_key = Some(discord.public_key);
         config.discord.bot_token = Some(SecretString::from(discord.bot_token.clone()));
+    }
+    for f in &opts.configure {
+        f(&mut config);
     }
     // With a fake platform, the config's real adapters chat (`chat: None`); else the recording ones.
     let real_chat = opts.slack.is_some() || opts.discord.is_some();
@@ -1053,6 +1074,14 @@ impl TestApp {
     /// One number from SQL (on the reader), e.g. `SELECT COUNT(*) FROM items`.
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(self.store().reader())
+            .await
+            .unwrap_or_else(|e| panic!("[{}] {sql}: {e}", self.db_kind))
+    }
+
+    /// One text value from SQL.
+    pub async fn store_scalar(&self, sql: &str) -> String {
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.to_owned()))
             .fetch_one(self.store().reader())
             .await
             .unwrap_or_else(|e| panic!("[{}] {sql}: {e}", self.db_kind))
