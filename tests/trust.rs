@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -522,4 +523,54 @@ async fn a_replayed_discord_click_and_a_replayed_request_command_count_once() {
         })
         .await;
     }
+}
+
+#[tokio::test]
+async fn the_same_signed_click_sent_to_two_replicas_at_once_counts_once() {
+    // Replicas share only the database, so the callback ids must live there (PostgreSQL; SQLite has one process).
+    let Some(db) = test_databases().into_iter().find(|d| matches!(d, TestDb::Postgres { .. })) else {
+        eprintln!("two-replica replay test skipped: SIGNOFF_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    bounded(async {
+        let fake = FakeSlack::start().await;
+        let shared = Arc::new(db.create().await);
+        let opts = || AppOptions::new().database(shared.clone()).slack(&fake).workflow("KIM_ONLY", &kim_only());
+        let one = spawn_app(opts()).await;
+        let two = spawn_app(opts()).await;
+        let id = id_of(&one.create_ok(json!({ "requester": ANA, "resource": "kim-only" })).await);
+        let prompt = fake.wait_for_prompts(&[&slack_id(KIM)]).await.remove(0);
+        let (block_id, deny) = prompt.button("deny");
+        let click = fake_slack::form_payload(&fake_slack::click_payload(
+            &slack_id(KIM),
+            &prompt,
+            &block_id,
+            &deny,
+            &fake.response_url(),
+        ));
+        let ts = fake_slack::now_unix();
+        let headers = vec![
+            ("content-type", "application/x-www-form-urlencoded".to_owned()),
+            ("x-slack-request-timestamp", ts.to_string()),
+            ("x-slack-signature", fake_slack::sign(fake_slack::SIGNING_SECRET, ts, click.as_bytes())),
+        ];
+
+        // Ten copies, five to each replica, all at once.
+        let mut sends = Vec::new();
+        for i in 0..10 {
+            let client = if i % 2 == 0 { one.client() } else { two.client() };
+            let (click, headers) = (click.clone(), headers.clone());
+            sends
+                .push(async move { client.post_with_headers("/slack/interactions", click.as_bytes(), &headers).await });
+        }
+        let answers = join_all(sends).await;
+        assert!(answers.iter().all(|r| r.status == 200), "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
+
+        one.wait_for_state(&id, "denied").await;
+        assert_eq!(decisions(&one.request_view(&id).await).len(), 1, "one decision");
+        assert_eq!(one.count("SELECT COUNT(*) FROM callbacks").await, 1, "one remembered id");
+        let refused = one.audit_rows("refused").await;
+        assert!(refused.is_empty(), "the copies were replays, not refused decisions: {refused:?}");
+    })
+    .await;
 }

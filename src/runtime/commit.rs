@@ -51,8 +51,8 @@ const MAX_ATTEMPTS: u32 = 8;
 
 /// Whether a database error means "try the transaction again" (deadlock or serialization failure).
 ///
-/// A unique violation (`23505`) is retried too: the only one a batch can hit is two replicas storing the
-/// same `Idempotency-Key` at once, and on the retry the check finds the other replica's request.
+/// A unique violation (`23505`) is retried too: the only ones a batch can hit are two replicas storing the same
+/// `Idempotency-Key` or the same chat callback id at once, and on the retry the check finds the other replica's.
 fn retryable(e: &sqlx::Error) -> bool {
     e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "40P01" || c == "40001" || c == "23505")
 }
@@ -207,7 +207,9 @@ impl<'a> Writer<'a> {
             counts: BTreeMap::new(),
             via: None,
             seen_callbacks: HashSet::new(),
-            callbacks: Inserts::new("INSERT INTO callbacks (id, expires_at)", 2, "ON CONFLICT (id) DO NOTHING"),
+            // No `ON CONFLICT`: another replica storing the same id at once must make this batch fail and be
+            // retried (a unique violation is retryable), and the retry then finds the id and replays nothing.
+            callbacks: Inserts::new("INSERT INTO callbacks (id, expires_at)", 2, ""),
         }
     }
 
