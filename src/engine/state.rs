@@ -380,6 +380,10 @@ pub struct Prompt {
     /// How many reminders were sent.
     #[serde(default)]
     pub reminders: u32,
+    /// When the last reminder was sent: a prompt is reminded at most once per interval, however many reminder
+    /// schedules (its own node's, an ancestor's, a timeout's) reach it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reminded: Option<Timestamp>,
 }
 
 impl Prompt {

@@ -231,8 +231,8 @@ impl Machine<'_> {
                 if self.node(n).status.is_settled() {
                     return;
                 }
-                self.remind(n);
                 if let Some(every) = self.node(n).expr.options.remind_every.filter(|d| !d.is_zero()) {
+                    self.remind(n, every);
                     self.add_timer(Some(n), TimerKind::Remind, every.after(self.now));
                 }
             }
@@ -243,11 +243,18 @@ impl Machine<'_> {
                 }
                 let after = self.timeout_of(n);
                 match self.node(n).expr.options.on_timeout.unwrap_or_default() {
+                    // With `remind_every`, the node's reminder timer already reminds at that pace: the timeout adds no
+                    // second schedule (that sent every reminder twice). Without it, the timeout reminds, and again
+                    // after each further timeout.
                     OnTimeout::Remind => {
-                        self.remind(n);
-                        let again = self.node(n).expr.options.remind_every.filter(|d| !d.is_zero()).unwrap_or(after);
-                        if !again.is_zero() {
-                            self.add_timer(Some(n), TimerKind::Timeout, again.after(self.now));
+                        if self.node(n).expr.options.remind_every.is_some_and(|d| !d.is_zero()) {
+                            self.audit(
+                                Some(n),
+                                format!("{}: no decision within {after}; reminders go on", self.node(n).label),
+                            );
+                        } else if !after.is_zero() {
+                            self.remind(n, after);
+                            self.add_timer(Some(n), TimerKind::Timeout, after.after(self.now));
                         }
                     }
                     OnTimeout::Reject => {
@@ -299,7 +306,9 @@ impl Machine<'_> {
         out
     }
 
-    pub(super) fn remind(&mut self, n: NodeId) {
+    /// Reminds the silent approvers under `n`, on a schedule of one reminder per `interval`: a prompt sent or
+    /// reminded less than `interval` ago (by this schedule or another that reaches it) is left alone.
+    pub(super) fn remind(&mut self, n: NodeId, interval: Duration) {
         let mut seen: Vec<PromptId> = Vec::new();
         for (leaf, s) in self.silent_slots(n) {
             let p = self.slots(leaf)[s as usize].prompt;
@@ -307,8 +316,14 @@ impl Machine<'_> {
                 continue;
             }
             seen.push(p);
+            let now = self.now;
             let prompt = &mut self.item.prompts[p as usize];
+            let since = prompt.last_reminded.unwrap_or(prompt.sent_at);
+            if now.duration_since(since).as_secs() < i64::try_from(interval.as_secs()).unwrap_or(i64::MAX) {
+                continue;
+            }
             prompt.reminders += 1;
+            prompt.last_reminded = Some(now);
             let waiting = Duration::from_secs(self.now.duration_since(prompt.sent_at).as_secs().max(0) as u64);
             let to = prompt.approver.clone();
             self.emit(Effect::Notify { to, notice: Notice::Reminder { prompt: p, waiting } });

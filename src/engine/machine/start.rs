@@ -450,6 +450,7 @@ impl Machine<'_> {
                     state: PromptState::Pending,
                     sent_at: self.now,
                     reminders: 0,
+                    last_reminded: None,
                 });
                 (pid, true)
             }

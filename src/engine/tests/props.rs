@@ -216,3 +216,93 @@ proptest! {
         prop_assert_eq!(replay, run.item);
     }
 }
+
+/// Options of a node that waits: any mix of a timeout, what happens then, and a reminder interval.
+fn waiting_options() -> impl Strategy<Value = (Json, Vec<u64>)> {
+    (
+        prop_oneof![Just(None), Just(Some(3600u64)), Just(Some(3 * 3600))],
+        prop_oneof![Just("escalate"), Just("reject"), Just("remind")],
+        prop_oneof![Just(None), Just(Some(900u64)), Just(Some(3600)), Just(Some(2 * 3600))],
+    )
+        .prop_map(|(timeout, on_timeout, remind)| {
+            let mut o = serde_json::Map::new();
+            // The intervals at which this node's options may remind: remind_every, and a timeout that reminds.
+            let mut intervals = Vec::new();
+            if let Some(t) = timeout {
+                o.insert("timeout".into(), json!(format!("{t}s")));
+                o.insert("on_timeout".into(), json!(on_timeout));
+                if on_timeout == "remind" {
+                    intervals.push(t);
+                }
+            }
+            if let Some(r) = remind {
+                o.insert("remind_every".into(), json!(format!("{r}s")));
+                intervals.push(r);
+            }
+            (Json::Object(o), intervals)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(200), ..ProptestConfig::default() })]
+
+    /// However a node and the node above it combine timeouts, `on_timeout` (escalation included) and
+    /// `remind_every`, a silent approver gets at most one reminder per interval: no prompt is reminded twice less
+    /// than the shortest interval apart, over many intervals.
+    #[test]
+    fn a_silent_approver_gets_one_reminder_per_interval(
+        (leaf_opts, leaf_intervals) in waiting_options(),
+        (outer_opts, outer_intervals) in waiting_options(),
+        wrapper in 0u8..3,
+        people in prop::sample::subsequence(&["user1@company.com", "user2@company.com", "sec1@company.com"][..], 1..=3),
+    ) {
+        let leaf = with_options("user_list_expression", json!({ "users": people, "number_required": 1 }), leaf_opts);
+        let wf = match wrapper {
+            0 => leaf,
+            1 => with_options("parallel_expression", json!({ "expressions": [leaf], "number_required": 1 }), outer_opts),
+            _ => with_options("sequential_expression", json!({ "expressions": [leaf] }), outer_opts),
+        };
+        let intervals: Vec<u64> = leaf_intervals.into_iter().chain(if wrapper == 0 { vec![] } else { outer_intervals }).collect();
+        let text = serde_json::to_string(&wf).unwrap();
+        let Ok(cat) = try_catalog(&text, "") else { return Ok(()) };
+        let mut run = Run::start(cat, "john@company.com", "john@company.com", "app", None);
+        let mut reminded: std::collections::HashMap<u32, Vec<Timestamp>> = Default::default();
+        // Fire timers in due order, well past the longest interval many times over (the item may expire first).
+        for _ in 0..80 {
+            let Some(t) = run.item.active_timers().min_by_key(|t| (t.due, t.id)).cloned() else { break };
+            let effects = run.try_apply(Event::TimerFired { timer: t.id, at: t.due }).map_err(|r| TestCaseError::fail(format!("{r}")))?;
+            for e in effects {
+                if let Effect::Notify { notice: Notice::Reminder { prompt, .. }, .. } = e {
+                    reminded.entry(prompt).or_default().push(t.due);
+                }
+            }
+        }
+        if intervals.is_empty() {
+            prop_assert!(reminded.is_empty(), "reminders with no reminder option: {:?}", reminded);
+        }
+        let shortest = intervals.iter().copied().min().unwrap_or(u64::MAX);
+        for (prompt, times) in &reminded {
+            for w in times.windows(2) {
+                let gap = w[1].duration_since(w[0]).as_secs();
+                prop_assert!(gap >= shortest as i64, "prompt {} reminded {}s apart (shortest interval {}s): {:?}\n{}", prompt, gap, shortest, times, text);
+            }
+        }
+    }
+}
+
+#[test]
+fn break_glass_reminds_every_fifteen_minutes_once() {
+    // The bundled example: timeout 1h, on_timeout remind, remind_every 15m. Reminders came twice at every hour.
+    let cat = catalog("manager_expression: { timeout: 1h, on_timeout: remind, remind_every: 15m }", "");
+    let mut run = Run::start(cat, "john@company.com", "john@company.com", "app", None);
+    let mut at = Vec::new();
+    while at.len() < 12 {
+        let t = run.item.active_timers().min_by_key(|t| (t.due, t.id)).cloned().expect("a timer");
+        for e in run.try_apply(Event::TimerFired { timer: t.id, at: t.due }).unwrap() {
+            if let Effect::Notify { notice: Notice::Reminder { .. }, .. } = e {
+                at.push(t.due.duration_since(t0()).as_secs() / 60);
+            }
+        }
+    }
+    assert_eq!(at, (1..=12).map(|i| i * 15).collect::<Vec<_>>());
+}
