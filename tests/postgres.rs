@@ -23,7 +23,7 @@ use signoff::engine::{Decision, GrantEnd, ItemStatus};
 use signoff::runtime::{NewRequest, RuntimeError, Tuning};
 use signoff::store::Store;
 use signoff_port::{
-    BoxFuture, ChatAdapter, ChatError, ChatUser, MessageRef, Notification, Platform, PromptClosing, PromptMessage,
+    BoxFuture, ChatAdapter, ChatError, ChatUser, Mark, MessageRef, Notification, Platform, PromptClosing, PromptMessage,
 };
 use sqlx::{AnyPool, Connection, Row};
 
@@ -257,6 +257,7 @@ impl ChatAdapter for Hanging {
         &'a self,
         _to: &'a ChatUser,
         p: &'a PromptMessage,
+        _mark: &'a Mark,
     ) -> BoxFuture<'a, Result<MessageRef, ChatError>> {
         self.prompts.lock().expect("lock").push(p.token.clone());
         Box::pin(std::future::pending())
@@ -266,7 +267,20 @@ impl ChatAdapter for Hanging {
         Box::pin(std::future::pending())
     }
 
-    fn notify<'a>(&'a self, _to: &'a ChatUser, _n: &'a Notification) -> BoxFuture<'a, Result<(), ChatError>> {
+    fn notify<'a>(
+        &'a self,
+        _to: &'a ChatUser,
+        _n: &'a Notification,
+        _mark: &'a Mark,
+    ) -> BoxFuture<'a, Result<MessageRef, ChatError>> {
+        Box::pin(std::future::pending())
+    }
+
+    fn find_copies<'a>(&'a self, _to: &'a ChatUser, _m: &'a Mark) -> BoxFuture<'a, Result<Vec<MessageRef>, ChatError>> {
+        Box::pin(std::future::pending())
+    }
+
+    fn delete_message<'a>(&'a self, _m: &'a MessageRef) -> BoxFuture<'a, Result<(), ChatError>> {
         Box::pin(std::future::pending())
     }
 }

@@ -3,7 +3,7 @@
 //! this way on a fresh machine.
 
 use signoff_port::{
-    BoxFuture, ChatAdapter, ChatError, ChatUser, MessageRef, Notification, Platform, PromptClosing, PromptMessage,
+    BoxFuture, ChatAdapter, ChatError, ChatUser, Mark, MessageRef, Notification, Platform, PromptClosing, PromptMessage,
 };
 
 /// Logs instead of chatting.
@@ -19,6 +19,7 @@ impl ChatAdapter for ConsoleAdapter {
         &'a self,
         to: &'a ChatUser,
         p: &'a PromptMessage,
+        _mark: &'a Mark,
     ) -> BoxFuture<'a, Result<MessageRef, ChatError>> {
         Box::pin(async move {
             let for_whom = p.beneficiary.as_deref().map(|b| format!(" for {b}")).unwrap_or_default();
@@ -44,10 +45,28 @@ impl ChatAdapter for ConsoleAdapter {
         })
     }
 
-    fn notify<'a>(&'a self, to: &'a ChatUser, n: &'a Notification) -> BoxFuture<'a, Result<(), ChatError>> {
+    fn notify<'a>(
+        &'a self,
+        to: &'a ChatUser,
+        n: &'a Notification,
+        mark: &'a Mark,
+    ) -> BoxFuture<'a, Result<MessageRef, ChatError>> {
         Box::pin(async move {
             tracing::info!(target: "signoff::console", to = %to.id, "{}: {}", n.title, n.body);
-            Ok(())
+            Ok(MessageRef { platform: Platform::Console, channel: to.id.clone(), message: mark.key.clone() })
         })
+    }
+
+    /// A line in the log is written once or not at all: there is never a copy to find.
+    fn find_copies<'a>(
+        &'a self,
+        _to: &'a ChatUser,
+        _mark: &'a Mark,
+    ) -> BoxFuture<'a, Result<Vec<MessageRef>, ChatError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    fn delete_message<'a>(&'a self, _m: &'a MessageRef) -> BoxFuture<'a, Result<(), ChatError>> {
+        Box::pin(async { Ok(()) })
     }
 }

@@ -1051,7 +1051,8 @@ impl<'a> Writer<'a> {
         let Some(token) = self.token(tx, item_id, prompt).await? else { return Ok(()) };
         for r in self.recipients(to) {
             let platform = r.platform.as_str();
-            let payload = json!({ "token": token, "platform": r.platform, "closing": closing });
+            // `to`: whose conversation to search when the send was in doubt and copies may exist.
+            let payload = json!({ "token": token, "platform": r.platform, "to": r, "closing": closing });
             let row = OutboxRow { kind: "prompt.close", token: Some(&token), platform: Some(platform) };
             self.outbox(format!("{key}:{platform}"), row, item_id, &payload, at);
         }

@@ -1,21 +1,33 @@
-//! The dispatcher: delivers outbox rows at least once.
+//! The dispatcher: delivers outbox rows at least once, and leaves no stray copy behind (DESIGN 7.4).
 //!
-//! Rows are claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas never claim the same
-//! row), delivered concurrently, then marked done or rescheduled with exponential backoff, honouring a
-//! platform's `Retry-After`. A replica that dies mid-delivery loses nothing: its lease expires and the row
-//! is claimed again. Receivers see each row's idempotency key (the webhook's `X-Signoff-Delivery`), so a
-//! delivery repeated after such a crash is recognisable.
+//! Rows are claimed with a short lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas never claim the same
+//! row), renewed while the delivery runs, delivered concurrently, then marked done or rescheduled with exponential
+//! backoff, honouring a platform's `Retry-After`. A replica that dies mid-delivery loses nothing: its lease runs
+//! out within seconds and the row is claimed again.
+//!
+//! **Copies.** A chat send can fail in a way that hides whether it was delivered (a timeout, a 5xx after the
+//! platform accepted it, a replica that died mid-call). Every message carries its [`Mark`] (the row's key and, for
+//! prompts, the token), and a row whose earlier attempt may have delivered (`attempts - 1 > sure_failures`: only a
+//! rate limit proves an attempt delivered nothing) is first looked for on the platform: found, it counts as sent
+//! (extra copies are deleted); not found, it is sent. A prompt whose send was ever in doubt is closed by finding
+//! and updating every copy, not only the one stored; so is one closed before its doubtful send was settled.
+//!
+//! **Prompt retries.** Chat rows back off from [`Tuning::chat_backoff_base`] to [`Tuning::chat_backoff_max`]
+//! (seconds, not minutes: a healthy platform is reached again soon after it recovers). Webhook rows back off to
+//! [`Tuning::backoff_max`], but while a receiver is failing one of its rows stays due within
+//! [`Tuning::probe_every`] as a probe; when a delivery that had failed before succeeds, every row waiting for the
+//! same destination is pulled forward (rate-limited ones excepted: they keep their `Retry-After`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use signoff_port::{ChatError, ChatUser, MessageRef, Notification, Platform, PromptClosing, PromptMessage};
+use signoff_port::{ChatError, ChatUser, Mark, MessageRef, Notification, Platform, PromptClosing, PromptMessage};
 use sqlx::{Any, Row, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use super::{Inner, Job, Work};
+use super::{Inner, Job, Tuning, Work};
 use crate::audit::Entry;
 use crate::store::ms;
 use crate::store::rows::{Inserts, Params, Val};
@@ -59,9 +71,26 @@ struct Claimed {
     key: String,
     kind: String,
     item_id: Option<String>,
+    /// The chat platform of chat rows.
+    platform: Option<String>,
     payload: Value,
+    /// Attempts so far, this one included.
     attempts: i64,
+    /// Earlier attempts known to have delivered nothing.
+    sure_failures: i64,
     created_at: i64,
+}
+
+impl Claimed {
+    /// Whether an earlier attempt may have delivered this row: look on the platform before sending again.
+    fn in_doubt(&self) -> bool {
+        self.attempts - 1 > self.sure_failures
+    }
+
+    /// The mark its message carries.
+    fn mark(&self, token: Option<&str>) -> Mark {
+        Mark { key: self.key.clone(), token: token.map(str::to_owned), since_ms: self.created_at }
+    }
 }
 
 /// How a delivery went.
@@ -69,10 +98,12 @@ enum Outcome {
     /// Done; `note` goes in the row.
     Done(String),
     /// A prompt was posted as `message`: its reference is saved with the row's completion, in one transaction,
-    /// so a closing that looks for it finds it exactly when the send counts as done.
-    Sent { token: String, message: MessageRef },
-    /// Try again after this long; `error` says why (not a failure when `count` is false).
-    Retry { after: Duration, error: String, count: bool },
+    /// so a closing that looks for it finds it exactly when the send counts as done. `doubtful`: an earlier
+    /// attempt was in doubt, so other copies may exist and the closing must look for them.
+    Sent { token: String, message: MessageRef, doubtful: bool },
+    /// Try again after this long; `error` says why (not a failure when `count` is false). `sure`: this attempt
+    /// certainly delivered nothing (the platform refused it with a rate limit), so no copy needs looking for.
+    Retry { after: Duration, error: String, count: bool, sure: bool },
     /// Give up; the row is closed with this error.
     Failed(String),
 }
@@ -185,20 +216,24 @@ async fn record_batch(inner: &Inner, batch: &[Completion]) -> Result<(), sqlx::E
     // The common outcomes (sent, done) as two multi-row statements for the whole batch; retries and failures,
     // which are rare, one by one.
     let mut messages = Inserts::new(
-        "INSERT INTO prompt_messages (token, platform, channel, message)",
-        4,
-        "ON CONFLICT (token, platform) DO UPDATE SET channel = excluded.channel, message = excluded.message",
+        "INSERT INTO prompt_messages (token, platform, channel, message, doubtful)",
+        5,
+        "ON CONFLICT (token, platform) DO UPDATE SET channel = excluded.channel, message = excluded.message, \
+         doubtful = excluded.doubtful",
     );
     let mut done: Vec<(i64, String)> = Vec::new();
+    // Destinations reached again after failing: what waits for them is pulled forward.
+    let mut recovered: Vec<Destination> = Vec::new();
     for c in batch {
         let note = match &c.outcome {
             Outcome::Done(note) => note.clone(),
-            Outcome::Sent { token, message } => {
+            Outcome::Sent { token, message, doubtful } => {
                 messages.push(vec![
                     Val::Text(token.clone()),
                     Val::Text(message.platform.as_str().to_owned()),
                     Val::Text(message.channel.clone()),
                     Val::Text(message.message.clone()),
+                    Val::Int(i64::from(*doubtful)),
                 ]);
                 format!("sent as {}", message.message)
             }
@@ -207,13 +242,90 @@ async fn record_batch(inner: &Inner, batch: &[Completion]) -> Result<(), sqlx::E
                 continue;
             }
         };
+        if c.row.attempts > 1 {
+            let d = Destination::of(&c.row);
+            if !recovered.contains(&d) {
+                recovered.push(d);
+            }
+        }
         done.push((c.row.id, note));
         let age = (now - c.row.created_at).max(0) as f64 / 1000.0;
         metrics::histogram!("signoff_outbox_delivery_age_seconds", "kind" => c.row.kind.clone()).record(age);
     }
     messages.flush(&mut tx).await?;
     mark_done(inner, &mut tx, &done, now).await?;
+    for d in recovered {
+        pull_forward(&mut tx, &d, now).await?;
+    }
     tx.commit().await
+}
+
+/// Where a row is delivered, as far as "is it up?" goes: the webhook receiver, or a chat platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Destination {
+    Webhook,
+    Chat(String),
+}
+
+impl Destination {
+    fn of(row: &Claimed) -> Destination {
+        match (&row.platform, row.kind.as_str()) {
+            (_, "webhook") | (None, _) => Destination::Webhook,
+            (Some(p), _) => Destination::Chat(p.clone()),
+        }
+    }
+
+    /// The SQL condition for its rows, with the platform as `$2` for chat.
+    fn rows(&self) -> &'static str {
+        match self {
+            Destination::Webhook => "kind = 'webhook'",
+            Destination::Chat(_) => "kind <> 'webhook' AND platform = $2",
+        }
+    }
+}
+
+/// A delivery that had failed before has just succeeded: the destination is back, so rows waiting on their backoff
+/// for it become due now, except those waiting out a rate limit's `Retry-After`.
+async fn pull_forward(tx: &mut Transaction<'static, Any>, d: &Destination, now: i64) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "UPDATE outbox SET due_at = $1 WHERE {} AND done_at IS NULL AND due_at > $1 \
+         AND (lease_until IS NULL OR lease_until < $1) AND (last_error IS NULL OR last_error NOT LIKE '{RATE_LIMITED}%')",
+        d.rows()
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+    if let Destination::Chat(p) = d {
+        q = q.bind(p.clone());
+    }
+    let n = q.execute(&mut **tx).await?.rows_affected();
+    if n > 0 {
+        tracing::debug!(rows = n, destination = ?d, "a destination recovered; waiting deliveries pulled forward");
+    }
+    Ok(())
+}
+
+/// While a webhook receiver fails, keep one of its rows due within [`Tuning::probe_every`]: the due time for `row`,
+/// failed now and meant to wait `after`, is shortened to the probe interval unless another of the receiver's rows
+/// is already due that soon.
+async fn probe_due(
+    inner: &Inner,
+    tx: &mut Transaction<'static, Any>,
+    row: &Claimed,
+    after: Duration,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    let due = now + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
+    let probe = now + i64::try_from(inner.tuning.probe_every.as_millis()).unwrap_or(i64::MAX / 2);
+    if row.kind != "webhook" || due <= probe {
+        return Ok(due);
+    }
+    let sooner: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(due_at) FROM outbox WHERE kind = 'webhook' AND done_at IS NULL AND id <> $1 AND due_at <= $2",
+    )
+    .bind(row.id)
+    .bind(probe)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(if sooner.is_some() { due } else { probe })
 }
 
 /// Marks delivered rows done, each with its note, in statements of up to 500 rows. Conditional on our lease,
@@ -271,7 +383,7 @@ async fn claim(inner: &Inner, limit: usize) -> Result<Vec<Claimed>, sqlx::Error>
         "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM outbox WHERE done_at IS NULL AND due_at <= $3 \
                       AND (lease_until IS NULL OR lease_until < $3) ORDER BY due_at, id LIMIT $4{}) \
-         RETURNING id, key, kind, item_id, payload, attempts, created_at",
+         RETURNING id, key, kind, item_id, platform, payload, attempts, sure_failures, created_at",
         inner.store.skip_locked()
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -289,8 +401,10 @@ async fn claim(inner: &Inner, limit: usize) -> Result<Vec<Claimed>, sqlx::Error>
                 key: r.try_get("key")?,
                 kind: r.try_get("kind")?,
                 item_id: r.try_get("item_id")?,
+                platform: r.try_get("platform")?,
                 payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
                 attempts: r.try_get("attempts")?,
+                sure_failures: r.try_get("sure_failures")?,
                 created_at: r.try_get("created_at")?,
             })
         })
@@ -313,9 +427,10 @@ async fn deliver(inner: &Inner, row: Claimed, finished: &mpsc::Sender<Completion
     let outcome = match tokio::time::timeout(DELIVERY_TIMEOUT, attempt).await {
         Ok(o) => o,
         Err(_) => Outcome::Retry {
-            after: backoff(inner, row.attempts),
+            after: retry_delay(&inner.tuning, &row),
             error: format!("no answer within {}s", DELIVERY_TIMEOUT.as_secs()),
             count: true,
+            sure: false,
         },
     };
     metrics::histogram!("signoff_dispatch_seconds", "kind" => row.kind.clone()).record(started.elapsed().as_secs_f64());
@@ -331,28 +446,62 @@ async fn deliver(inner: &Inner, row: Claimed, finished: &mpsc::Sender<Completion
     }
 }
 
-fn backoff(inner: &Inner, attempts: i64) -> Duration {
-    exp_delay(&inner.tuning, attempts)
+/// The wait before retrying `row` after a failure of ours or the destination's: chat rows on the chat curve,
+/// webhook rows on the webhook's.
+fn retry_delay(tuning: &Tuning, row: &Claimed) -> Duration {
+    if row.kind == "webhook" {
+        exp_delay(tuning.backoff_base, tuning.backoff_max, row.attempts)
+    } else {
+        exp_delay(tuning.chat_backoff_base, tuning.chat_backoff_max, row.attempts)
+    }
 }
 
-/// `backoff_base * 2^(attempts - 1)`, capped at `backoff_max`, plus up to 20% jitter so retries from many rows
-/// do not arrive in step.
-fn exp_delay(tuning: &super::Tuning, attempts: i64) -> Duration {
+/// `base * 2^(attempts - 1)`, capped at `max`, plus up to 20% jitter so retries from many rows do not arrive in
+/// step.
+fn exp_delay(base: Duration, max: Duration, attempts: i64) -> Duration {
     let exp = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
-    let capped = tuning.backoff_base.saturating_mul(2u32.saturating_pow(exp)).min(tuning.backoff_max);
+    let capped = base.saturating_mul(2u32.saturating_pow(exp)).min(max);
     capped + capped.mul_f64(rand::random::<f64>() * 0.2)
 }
 
-fn chat_outcome(inner: &Inner, attempts: i64, e: ChatError) -> Outcome {
+/// The prefix of `last_error` for a rate-limited attempt; such rows keep their wait when others are pulled forward.
+const RATE_LIMITED: &str = "rate limited";
+
+fn chat_outcome(inner: &Inner, row: &Claimed, e: ChatError) -> Outcome {
     match e {
         ChatError::RateLimited { retry_after } => Outcome::Retry {
             after: retry_after.max(Duration::from_millis(50)),
-            error: "rate limited".to_owned(),
+            error: RATE_LIMITED.to_owned(),
             count: true,
+            sure: true,
         },
-        ChatError::Transient(why) => Outcome::Retry { after: backoff(inner, attempts), error: why, count: true },
+        ChatError::Transient(why) => {
+            Outcome::Retry { after: retry_delay(&inner.tuning, row), error: why, count: true, sure: false }
+        }
         ChatError::Permanent(why) => Outcome::Failed(why),
     }
+}
+
+/// Looks on the platform for what an earlier, doubtful attempt of `row` left: `Ok(Some(copy))` when it is there
+/// (the first copy is kept, any others deleted), `Ok(None)` when nothing is, so the row may be sent.
+async fn earlier_copy(
+    inner: &Inner,
+    row: &Claimed,
+    adapter: &dyn signoff_port::ChatAdapter,
+    to: &ChatUser,
+    mark: &Mark,
+) -> Result<Option<MessageRef>, Outcome> {
+    let copies = adapter.find_copies(to, mark).await.map_err(|e| chat_outcome(inner, row, e))?;
+    let Some((first, extra)) = copies.split_first() else { return Ok(None) };
+    for m in extra {
+        metrics::counter!("signoff_chat_copies_deleted_total", "platform" => m.platform.as_str()).increment(1);
+        if let Err(e) = adapter.delete_message(m).await {
+            // Not fatal: closing looks for every copy of a doubtful send and updates it.
+            tracing::warn!(error = %e, key = %row.key, "could not delete an extra copy");
+        }
+    }
+    metrics::counter!("signoff_chat_copies_found_total", "platform" => first.platform.as_str()).increment(1);
+    Ok(Some(first.clone()))
 }
 
 async fn send_prompt(inner: &Inner, row: &Claimed) -> Outcome {
@@ -365,9 +514,18 @@ async fn send_prompt(inner: &Inner, row: &Claimed) -> Outcome {
     let Some(adapter) = inner.chat.adapter(to.platform) else {
         return Outcome::Failed(format!("{} is not configured", to.platform.as_str()));
     };
-    match adapter.send_prompt(&to, &message).await {
-        Ok(m) => Outcome::Sent { token: message.token.clone(), message: m },
-        Err(e) => chat_outcome(inner, row.attempts, e),
+    let mark = row.mark(Some(&message.token));
+    let doubtful = row.in_doubt();
+    if doubtful {
+        match earlier_copy(inner, row, adapter.as_ref(), &to, &mark).await {
+            Ok(Some(m)) => return Outcome::Sent { token: message.token.clone(), message: m, doubtful },
+            Ok(None) => {}
+            Err(outcome) => return outcome,
+        }
+    }
+    match adapter.send_prompt(&to, &message, &mark).await {
+        Ok(m) => Outcome::Sent { token: message.token.clone(), message: m, doubtful },
+        Err(e) => chat_outcome(inner, row, e),
     }
 }
 
@@ -379,22 +537,31 @@ async fn close_prompt(inner: &Inner, row: &Claimed) -> Outcome {
     ) else {
         return Outcome::Failed("malformed close row".to_owned());
     };
+    // The approver, to search their conversation for copies (rows written before 7.4 have none).
+    let to = serde_json::from_value::<ChatUser>(row.payload["to"].clone()).ok();
+    let retry = |e: sqlx::Error| Outcome::Retry {
+        after: retry_delay(&inner.tuning, row),
+        error: e.to_string(),
+        count: true,
+        sure: true,
+    };
     match sent_message(inner, token, platform).await {
-        Err(e) => return Outcome::Retry { after: backoff(inner, row.attempts), error: e.to_string(), count: true },
-        Ok(Some(msg)) => return close_message(inner, row, &msg, &closing).await,
+        Err(e) => return retry(e),
+        Ok(Some(sent)) => return close_copies(inner, row, sent, to.as_ref(), token, &closing).await,
         Ok(None) => {}
     }
-    // Not sent (yet). If its send is still waiting and nobody holds it, it is no longer worth sending.
+    // Not sent (yet). If its send is still waiting and nobody holds it, it is no longer worth sending; but an
+    // attempt of it that was in doubt may have left a copy, which must lose its buttons too.
     let now = ms(crate::time::now());
-    let superseded = sqlx::query(
+    let superseded: Result<Vec<(i64, i64)>, sqlx::Error> = sqlx::query_as(
         "UPDATE outbox SET done_at = $1, outcome = 'superseded: closed before it was sent' \
          WHERE kind = 'prompt.send' AND token = $2 AND platform = $3 AND done_at IS NULL \
-         AND (lease_until IS NULL OR lease_until < $1)",
+         AND (lease_until IS NULL OR lease_until < $1) RETURNING attempts, sure_failures",
     )
     .bind(now)
     .bind(token.to_owned())
     .bind(platform.as_str())
-    .execute(inner.store.writer())
+    .fetch_all(inner.store.writer())
     .await;
     let in_flight: Result<i64, _> = sqlx::query_scalar(
         "SELECT COUNT(*) FROM outbox WHERE kind = 'prompt.send' AND token = $1 AND platform = $2 AND done_at IS NULL",
@@ -406,33 +573,102 @@ async fn close_prompt(inner: &Inner, row: &Claimed) -> Outcome {
     match (superseded, in_flight) {
         // Nothing in flight any more: either it was never sent, or its send finished between our first look
         // and now. Look again, so a message that just landed still loses its buttons.
-        (Ok(_), Ok(0)) => match sent_message(inner, token, platform).await {
-            Ok(Some(msg)) => close_message(inner, row, &msg, &closing).await,
-            Ok(None) => Outcome::Done("nothing to close: never sent".to_owned()),
-            Err(e) => Outcome::Retry { after: backoff(inner, row.attempts), error: e.to_string(), count: true },
+        (Ok(superseded), Ok(0)) => match sent_message(inner, token, platform).await {
+            Ok(Some(sent)) => close_copies(inner, row, sent, to.as_ref(), token, &closing).await,
+            Ok(None) => {
+                let doubtful = superseded.iter().any(|(attempts, sure)| attempts > sure);
+                match (&to, doubtful) {
+                    (Some(to), true) => close_found(inner, row, to, token, None, &closing).await,
+                    _ => Outcome::Done("nothing to close: never sent".to_owned()),
+                }
+            }
+            Err(e) => retry(e),
         },
         // The send is in flight: close it once it lands. Waiting is not a failed attempt.
         _ => Outcome::Retry {
             after: Duration::from_millis(200),
             error: "waiting for the prompt to be sent".to_owned(),
             count: false,
+            sure: true,
         },
     }
+}
+
+/// Closes the stored message of a prompt and, when its send was in doubt, every other copy found on the platform.
+async fn close_copies(
+    inner: &Inner,
+    row: &Claimed,
+    sent: Sent,
+    to: Option<&ChatUser>,
+    token: &str,
+    closing: &PromptClosing,
+) -> Outcome {
+    match (sent.doubtful, to) {
+        (true, Some(to)) => close_found(inner, row, to, token, Some(&sent.message), closing).await,
+        _ => close_message(inner, row, &sent.message, closing).await,
+    }
+}
+
+/// Closes `stored` (if any) and every copy of the prompt `token` found in `to`'s conversation.
+async fn close_found(
+    inner: &Inner,
+    row: &Claimed,
+    to: &ChatUser,
+    token: &str,
+    stored: Option<&MessageRef>,
+    closing: &PromptClosing,
+) -> Outcome {
+    let Some(adapter) = inner.chat.adapter(to.platform) else {
+        return Outcome::Failed(format!("{} is not configured", to.platform.as_str()));
+    };
+    let mark = Mark { key: row.key.clone(), token: Some(token.to_owned()), since_ms: row.created_at - DAY_MS };
+    let mut copies = match adapter.find_copies(to, &mark).await {
+        Ok(c) => c,
+        Err(e) => return chat_outcome(inner, row, e),
+    };
+    if let Some(m) = stored
+        && !copies.contains(m)
+    {
+        copies.insert(0, m.clone());
+    }
+    for m in &copies {
+        if let Err(e) = adapter.close_prompt(m, closing).await {
+            return chat_outcome(inner, row, e);
+        }
+    }
+    if copies.len() > 1 {
+        metrics::counter!("signoff_chat_copies_closed_total", "platform" => to.platform.as_str())
+            .increment(copies.len() as u64 - 1);
+    }
+    Outcome::Done(format!("closed {} cop{}", copies.len(), if copies.len() == 1 { "y" } else { "ies" }))
+}
+
+/// How far back a closing searches a conversation for copies, before the closing row itself was written: a prompt
+/// is sent before it is closed, and rarely more than a day before.
+const DAY_MS: i64 = 86_400_000;
+
+/// A prompt's stored message, and whether its send had an attempt in doubt.
+struct Sent {
+    message: MessageRef,
+    doubtful: bool,
 }
 
 /// Where a prompt's message landed on `platform`, if it was sent. Read on the reader pool: a send counts as
 /// done in the same commit that stores its message, so a committed read sees both or neither, and the one
 /// SQLite writer connection stays free for the committer.
-async fn sent_message(inner: &Inner, token: &str, platform: Platform) -> Result<Option<MessageRef>, sqlx::Error> {
-    let row = sqlx::query("SELECT channel, message FROM prompt_messages WHERE token = $1 AND platform = $2")
+async fn sent_message(inner: &Inner, token: &str, platform: Platform) -> Result<Option<Sent>, sqlx::Error> {
+    let row = sqlx::query("SELECT channel, message, doubtful FROM prompt_messages WHERE token = $1 AND platform = $2")
         .bind(token.to_owned())
         .bind(platform.as_str())
         .fetch_optional(inner.store.reader())
         .await?;
-    Ok(row.map(|m| MessageRef {
-        platform,
-        channel: m.try_get("channel").unwrap_or_default(),
-        message: m.try_get("message").unwrap_or_default(),
+    Ok(row.map(|m| Sent {
+        message: MessageRef {
+            platform,
+            channel: m.try_get("channel").unwrap_or_default(),
+            message: m.try_get("message").unwrap_or_default(),
+        },
+        doubtful: m.try_get::<i64, _>("doubtful").unwrap_or(0) != 0,
     }))
 }
 
@@ -442,7 +678,7 @@ async fn close_message(inner: &Inner, row: &Claimed, msg: &MessageRef, closing: 
     };
     match adapter.close_prompt(msg, closing).await {
         Ok(()) => Outcome::Done("closed".to_owned()),
-        Err(e) => chat_outcome(inner, row.attempts, e),
+        Err(e) => chat_outcome(inner, row, e),
     }
 }
 
@@ -456,9 +692,17 @@ async fn notify(inner: &Inner, row: &Claimed) -> Outcome {
     let Some(adapter) = inner.chat.adapter(to.platform) else {
         return Outcome::Failed(format!("{} is not configured", to.platform.as_str()));
     };
-    match adapter.notify(&to, &n).await {
-        Ok(()) => Outcome::Done("sent".to_owned()),
-        Err(e) => chat_outcome(inner, row.attempts, e),
+    let mark = row.mark(None);
+    if row.in_doubt() {
+        match earlier_copy(inner, row, adapter.as_ref(), &to, &mark).await {
+            Ok(Some(m)) => return Outcome::Done(format!("found as {}", m.message)),
+            Ok(None) => {}
+            Err(outcome) => return outcome,
+        }
+    }
+    match adapter.notify(&to, &n, &mark).await {
+        Ok(m) => Outcome::Done(format!("sent as {}", m.message)),
+        Err(e) => chat_outcome(inner, row, e),
     }
 }
 
@@ -475,15 +719,21 @@ async fn webhook(inner: &Inner, row: &Claimed) -> Outcome {
         // Retried until a 2xx, as the contract says; the receiver's Retry-After wins over our backoff.
         Err(DeliveryError::Status { status, retry_after }) => (
             Outcome::Retry {
-                after: retry_after.unwrap_or_else(|| backoff(inner, row.attempts)),
-                error: format!("HTTP {status}"),
+                after: retry_after.unwrap_or_else(|| retry_delay(&inner.tuning, row)),
+                error: if retry_after.is_some() && *status == 429 {
+                    format!("{RATE_LIMITED}: HTTP {status}")
+                } else {
+                    format!("HTTP {status}")
+                },
                 count: true,
+                sure: true,
             },
             json!(status),
         ),
-        Err(DeliveryError::Transport(why)) => {
-            (Outcome::Retry { after: backoff(inner, row.attempts), error: why.clone(), count: true }, Value::Null)
-        }
+        Err(DeliveryError::Transport(why)) => (
+            Outcome::Retry { after: retry_delay(&inner.tuning, row), error: why.clone(), count: true, sure: true },
+            Value::Null,
+        ),
     };
     let event: Option<String> =
         serde_json::from_str::<Value>(body).ok().and_then(|b| b["event"].as_str().map(str::to_owned));
@@ -520,14 +770,25 @@ async fn finish(
     match outcome {
         // Written for the whole batch by `record_batch`.
         Outcome::Done(_) | Outcome::Sent { .. } => {}
-        Outcome::Retry { after, error, count } => {
-            let due = now + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2);
-            let sql = if *count {
-                "UPDATE outbox SET due_at = $1, last_error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $3 AND lease_owner = $4"
+        Outcome::Retry { after, error, count, sure } => {
+            // A rate limit's wait is the platform's to set; any other failure may make this row the probe.
+            let due = if error.starts_with(RATE_LIMITED) {
+                now + i64::try_from(after.as_millis()).unwrap_or(i64::MAX / 2)
             } else {
-                "UPDATE outbox SET due_at = $1, last_error = $2, lease_owner = NULL, lease_until = NULL, attempts = attempts - 1 WHERE id = $3 AND lease_owner = $4"
+                probe_due(inner, tx, row, *after, now).await?
             };
-            sqlx::query(sql)
+            // An attempt that does not count (waiting for something) gives its attempt back, and so proves
+            // nothing either way; one that surely delivered nothing adds to `sure_failures`.
+            let (attempts, sure) = match (count, sure) {
+                (false, _) => ("attempts - 1", "sure_failures"),
+                (true, true) => ("attempts", "sure_failures + 1"),
+                (true, false) => ("attempts", "sure_failures"),
+            };
+            let sql = format!(
+                "UPDATE outbox SET due_at = $1, last_error = $2, lease_owner = NULL, lease_until = NULL, \
+                 attempts = {attempts}, sure_failures = {sure} WHERE id = $3 AND lease_owner = $4"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(due)
                 .bind(error.clone())
                 .bind(row.id)
@@ -594,7 +855,7 @@ mod tests {
         let base = t.backoff_base.as_secs_f64();
         let cap = t.backoff_max.as_secs_f64();
         for (attempt, expected) in [(1, base), (2, 2.0 * base), (3, 4.0 * base), (40, cap)] {
-            let d = exp_delay(&t, attempt).as_secs_f64();
+            let d = exp_delay(t.backoff_base, t.backoff_max, attempt).as_secs_f64();
             // Up to 20% jitter on top.
             assert!(d >= expected && d <= expected * 1.2 + 1e-9, "attempt {attempt}: {d} vs {expected}");
         }

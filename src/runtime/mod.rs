@@ -9,10 +9,12 @@
 //! - [`commit`]: the committer and how effects become rows.
 //! - [`dispatch`]: delivering outbox rows, with leases, retries and backoff.
 //! - [`timers`]: firing due timers.
+//! - [`leases`]: renewing this process's claims while it works on them.
 //! - [`view`]: what the API returns about requests and items.
 
 mod commit;
 mod dispatch;
+mod leases;
 mod timers;
 pub mod view;
 
@@ -37,14 +39,23 @@ pub use view::{GrantView, RequestView};
 pub struct Tuning {
     /// Most jobs committed in one transaction.
     pub max_batch: usize,
-    /// How long a claimed outbox row or timer stays claimed before another worker may take it.
+    /// How long a claimed outbox row or timer stays claimed before another worker may take it. The holder renews
+    /// its claims every third of this while it works on them, so it can be short: a replica that dies leaves its
+    /// work to the others this soon (plus one `idle`).
     pub lease: StdDuration,
     /// Longest idle sleep of the dispatcher and timer loops (they are also woken after each commit).
     pub idle: StdDuration,
-    /// First retry delay of a failed delivery; doubles per attempt.
+    /// First retry delay of a failed webhook delivery; doubles per attempt.
     pub backoff_base: StdDuration,
-    /// Longest retry delay.
+    /// Longest retry delay of a webhook delivery.
     pub backoff_max: StdDuration,
+    /// While a webhook receiver fails, one of its deliveries is kept due at least this often (a probe), so that
+    /// once it recovers every waiting delivery is pulled forward within about this long.
+    pub probe_every: StdDuration,
+    /// First retry delay of a failed chat delivery; doubles per attempt.
+    pub chat_backoff_base: StdDuration,
+    /// Longest retry delay of a chat delivery: seconds, so that a prompt appears soon after the platform recovers.
+    pub chat_backoff_max: StdDuration,
     /// Deliveries in flight at once.
     pub concurrency: usize,
     /// The most items one request may create (`[api] max_items`): one call must not be able to ask thousands of
@@ -56,10 +67,13 @@ impl Default for Tuning {
     fn default() -> Self {
         Tuning {
             max_batch: 256,
-            lease: StdDuration::from_secs(60),
+            lease: StdDuration::from_secs(10),
             idle: StdDuration::from_secs(2),
             backoff_base: StdDuration::from_secs(1),
             backoff_max: StdDuration::from_secs(600),
+            probe_every: StdDuration::from_secs(5),
+            chat_backoff_base: StdDuration::from_millis(500),
+            chat_backoff_max: StdDuration::from_secs(8),
             concurrency: 32,
             max_items: crate::config::DEFAULT_MAX_ITEMS,
         }
@@ -264,12 +278,6 @@ const QUEUE: usize = 8192;
 impl Runtime {
     /// Starts the committer, dispatcher and timer loop over an open, migrated store.
     pub fn start(store: Store, catalog: Arc<Catalog>, chat: Chat, webhook: Option<Webhook>, tuning: Tuning) -> Runtime {
-        if tuning.lease < dispatch::DELIVERY_TIMEOUT {
-            tracing::warn!(
-                lease_ms = tuning.lease.as_millis() as u64,
-                "the outbox lease is shorter than a delivery may take: a slow delivery may be repeated"
-            );
-        }
         let (tx, rx) = mpsc::channel(QUEUE);
         let (stopping, _) = watch::channel(false);
         let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
@@ -291,6 +299,7 @@ impl Runtime {
         set.spawn(commit::run(inner.clone(), rx));
         set.spawn(dispatch::run(inner.clone()));
         set.spawn(timers::run(inner.clone()));
+        set.spawn(leases::run(inner.clone()));
         if let Ok(mut tasks) = inner.tasks.try_lock() {
             *tasks = set;
         }

@@ -1,8 +1,11 @@
-//! A fake Slack for the black-box tests: the Web API methods signoff calls (`conversations.open`,
-//! `chat.postMessage`, `chat.update`, `users.lookupByEmail`, `users.info`, `views.open`) and the
-//! `response_url` hooks, on `127.0.0.1:0`, answering as Slack's docs show (adapted from the adapter crate's
-//! `adapters/slack/tests/fake_slack`). It records every call, and can be told to answer the next calls to a
-//! method with a 429 and `Retry-After` (the body slack_sdk's mock server sends) or an API error.
+//! A fake Slack for the black-box tests: the Web API methods signoff calls (`auth.test`, `conversations.open`,
+//! `chat.postMessage`, `chat.update`, `chat.delete`, `conversations.history`, `users.lookupByEmail`,
+//! `users.info`, `views.open`) and the `response_url` hooks, on `127.0.0.1:0`, answering as Slack's docs show
+//! (adapted from the adapter crate's `adapters/slack/tests/fake_slack`). It keeps the messages it accepted (with
+//! their `metadata`, which `conversations.history` returns only with `include_all_metadata`), records every call,
+//! and fails as Slack does on a bad day: the next calls to a method, or a seeded share of every call to some
+//! methods ([`FakeSlack::storm`]), get a 429 with `Retry-After`, a 500 (before or after Slack acted), or an answer
+//! that comes only after the caller's timeout although the post was stored.
 //!
 //! The other direction, Slack calling signoff, is here too: [`sign`] signs a body exactly as Slack does, and
 //! [`click_payload`], [`slash_command_body`] and [`deny_modal_submission`] build the payloads Slack would send
@@ -121,19 +124,51 @@ pub enum Scripted {
     },
     /// HTTP 200 with `{"ok":false,"error":code}`.
     ApiError(&'static str),
-    /// HTTP 500 with a body that is not Slack's JSON, as a failing proxy or an outage answers.
+    /// HTTP 500 with a body that is not Slack's JSON, as a failing proxy or an outage answers; nothing was done.
     ServerError,
+    /// HTTP 500, after Slack did what was asked (the post is stored): the caller cannot tell.
+    ServerErrorAfter,
+    /// Done and answered normally, but only after this long (longer than the caller waits).
+    Slow(Duration),
+}
+
+/// A seeded share of calls to some methods fail, one of [`Scripted::RateLimited`], [`Scripted::ServerError`],
+/// [`Scripted::ServerErrorAfter`] or [`Scripted::Slow`] at random.
+struct Storm {
+    rng: rand::rngs::StdRng,
+    share: f64,
+    methods: Vec<String>,
+    slow: Duration,
+}
+
+/// A message the fake accepted.
+#[derive(Debug, Clone)]
+struct Stored {
+    channel: String,
+    ts: String,
+    text: String,
+    blocks: Value,
+    metadata: Value,
+    original_text: String,
+    original_blocks: Value,
+    deleted: bool,
+    /// When it was stored (visible to the person).
+    at: Instant,
 }
 
 #[derive(Default)]
 struct Inner {
     calls: Mutex<Vec<Call>>,
     script: Mutex<VecDeque<(String, Scripted)>>,
-    ts: AtomicU64,
     /// Email, lower-cased → user id.
     users: Mutex<HashMap<String, String>>,
     /// Method → how long the fake takes to answer it.
     delays: Mutex<HashMap<String, Duration>>,
+    /// Messages accepted, in order.
+    messages: Mutex<Vec<Stored>>,
+    /// The last `ts` handed out, in microseconds (every `ts` is unique and follows the clock).
+    clock: AtomicU64,
+    storm: Mutex<Option<Storm>>,
 }
 
 /// The running fake; stops when dropped.
@@ -208,33 +243,65 @@ impl FakeSlack {
         format!("D-{user}")
     }
 
-    /// Messages posted to `user`'s DM (successfully), in order, as they now read (after any `chat.update`).
+    /// Messages in `user`'s DM that Slack accepted (whatever it answered) and nobody deleted, in order, as they now
+    /// read (after any `chat.update`).
     pub fn messages_to(&self, user: &str) -> Vec<Message> {
         let channel = FakeSlack::dm_of(user);
-        let calls = self.calls();
-        calls
+        self.inner
+            .messages
+            .lock()
+            .unwrap()
             .iter()
-            .filter(|c| c.method == "chat.postMessage" && c.answer["ok"] == true && c.params["channel"] == channel)
-            .map(|c| {
-                let ts = c.answer["ts"].as_str().unwrap_or_default().to_owned();
-                let mut m = Message {
-                    channel: channel.clone(),
-                    ts: ts.clone(),
-                    text: c.params["text"].as_str().unwrap_or_default().to_owned(),
-                    blocks: c.params["blocks"].clone(),
-                };
-                for u in calls.iter().filter(|u| {
-                    u.method == "chat.update"
-                        && u.answer["ok"] == true
-                        && u.params["channel"] == channel
-                        && u.params["ts"] == ts
-                }) {
-                    m.text = u.params["text"].as_str().unwrap_or_default().to_owned();
-                    m.blocks = u.params["blocks"].clone();
-                }
-                m
+            .filter(|m| m.channel == channel && !m.deleted)
+            .map(|m| Message {
+                channel: m.channel.clone(),
+                ts: m.ts.clone(),
+                text: m.text.clone(),
+                blocks: m.blocks.clone(),
             })
             .collect()
+    }
+
+    /// Every message that was not deleted, in every DM, with its metadata and when it appeared.
+    pub fn stored(&self) -> Vec<(Message, Value, Instant)> {
+        self.inner
+            .messages
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| !m.deleted)
+            .map(|m| {
+                let msg = Message {
+                    channel: m.channel.clone(),
+                    ts: m.ts.clone(),
+                    text: m.text.clone(),
+                    blocks: m.blocks.clone(),
+                };
+                (msg, m.metadata.clone(), m.at)
+            })
+            .collect()
+    }
+
+    /// How many messages were deleted.
+    pub fn deleted(&self) -> usize {
+        self.inner.messages.lock().unwrap().iter().filter(|m| m.deleted).count()
+    }
+
+    /// From now on, a `share` of the calls to `methods` fail (seeded, so a run can be repeated): a 429 with
+    /// `Retry-After: 1`, a 500 before or after the call took effect, or an answer after `slow`.
+    pub fn storm(&self, seed: u64, share: f64, methods: &[&str], slow: Duration) {
+        use rand::SeedableRng;
+        *self.inner.storm.lock().unwrap() = Some(Storm {
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            share,
+            methods: methods.iter().map(|m| (*m).to_owned()).collect(),
+            slow,
+        });
+    }
+
+    /// Ends the storm.
+    pub fn calm(&self) {
+        *self.inner.storm.lock().unwrap() = None;
     }
 
     /// Prompts posted to `user` (messages with an Approve button), as they now read.
@@ -252,20 +319,13 @@ impl FakeSlack {
 
     /// A message as it was first posted.
     pub fn original(&self, m: &Message) -> Message {
-        let call = self
-            .calls()
-            .into_iter()
-            .find(|c| {
-                c.method == "chat.postMessage"
-                    && c.answer["ts"] == m.ts.as_str()
-                    && c.params["channel"] == m.channel.as_str()
-            })
-            .expect("the message was posted");
+        let messages = self.inner.messages.lock().unwrap();
+        let stored = messages.iter().find(|s| s.ts == m.ts && s.channel == m.channel).expect("the message was posted");
         Message {
             channel: m.channel.clone(),
             ts: m.ts.clone(),
-            text: call.params["text"].as_str().unwrap_or_default().to_owned(),
-            blocks: call.params["blocks"].clone(),
+            text: stored.original_text.clone(),
+            blocks: stored.original_blocks.clone(),
         }
     }
 
@@ -378,7 +438,8 @@ async fn api(
         let mut script = inner.script.lock().unwrap();
         let pos = script.iter().position(|(m, _)| *m == method);
         pos.and_then(|i| script.remove(i)).map(|(_, s)| s)
-    };
+    }
+    .or_else(|| storm_failure(&inner, &method));
     let record = |answer: Value| {
         inner.calls.lock().unwrap().push(Call {
             method: method.clone(),
@@ -391,7 +452,7 @@ async fn api(
     match scripted {
         Some(Scripted::RateLimited { retry_after_secs }) => {
             record(Value::Null);
-            return (
+            (
                 StatusCode::TOO_MANY_REQUESTS,
                 [
                     (header::RETRY_AFTER, retry_after_secs.to_string()),
@@ -399,22 +460,69 @@ async fn api(
                 ],
                 r#"{"ok":false,"error":"ratelimited"}"#,
             )
-                .into_response();
+                .into_response()
         }
         Some(Scripted::ApiError(code)) => {
             let answer = json!({"ok": false, "error": code});
             record(answer.clone());
-            return axum::Json(answer).into_response();
+            axum::Json(answer).into_response()
         }
         Some(Scripted::ServerError) => {
             record(json!({"http": 500}));
-            return (StatusCode::INTERNAL_SERVER_ERROR, "upstream failure").into_response();
+            (StatusCode::INTERNAL_SERVER_ERROR, "upstream failure").into_response()
         }
-        None => {}
+        Some(Scripted::ServerErrorAfter) => {
+            let answer = answer(&inner, &method, &params, auth.as_deref());
+            record(json!({"http": 500, "done": answer}));
+            (StatusCode::INTERNAL_SERVER_ERROR, "upstream failure").into_response()
+        }
+        Some(Scripted::Slow(wait)) => {
+            let answer = answer(&inner, &method, &params, auth.as_deref());
+            record(json!({"late": answer.clone()}));
+            tokio::time::sleep(wait).await;
+            axum::Json(answer).into_response()
+        }
+        None => {
+            let answer = answer(&inner, &method, &params, auth.as_deref());
+            record(answer.clone());
+            axum::Json(answer).into_response()
+        }
     }
-    let answer = answer(&inner, &method, &params, auth.as_deref());
-    record(answer.clone());
-    axum::Json(answer).into_response()
+}
+
+/// The storm's failure for this call, if it strikes.
+fn storm_failure(inner: &Inner, method: &str) -> Option<Scripted> {
+    use rand::Rng;
+    let mut storm = inner.storm.lock().unwrap();
+    let storm = storm.as_mut()?;
+    if !storm.methods.iter().any(|m| m == method) || !storm.rng.random_bool(storm.share) {
+        return None;
+    }
+    Some(match storm.rng.random_range(0..4) {
+        0 => Scripted::RateLimited { retry_after_secs: 1 },
+        1 => Scripted::ServerError,
+        2 => Scripted::ServerErrorAfter,
+        _ => Scripted::Slow(storm.slow),
+    })
+}
+
+/// A unique `ts` that follows the clock (`seconds.micros`).
+fn next_ts(inner: &Inner) -> String {
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0);
+    let mut last = inner.clock.load(Ordering::SeqCst);
+    loop {
+        let next = now.max(last + 1);
+        match inner.clock.compare_exchange(last, next, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return format!("{}.{:06}", next / 1_000_000, next % 1_000_000),
+            Err(seen) => last = seen,
+        }
+    }
+}
+
+/// A `ts` as a number, for comparisons.
+fn ts_value(ts: &str) -> f64 {
+    ts.parse().unwrap_or(0.0)
 }
 
 fn answer(inner: &Inner, method: &str, params: &Value, auth: Option<&str>) -> Value {
@@ -448,17 +556,77 @@ fn answer(inner: &Inner, method: &str, params: &Value, auth: Option<&str>) -> Va
             if channel.is_empty() {
                 return err("channel_not_found");
             }
-            let ts = format!("1700000000.{:06}", inner.ts.fetch_add(1, Ordering::SeqCst) + 1);
+            let ts = next_ts(inner);
+            let blocks = params.get("blocks").cloned().unwrap_or(Value::Null);
+            let metadata = match params.get("metadata") {
+                Some(Value::String(text)) => serde_json::from_str(text).unwrap_or(Value::Null),
+                Some(v) => v.clone(),
+                None => Value::Null,
+            };
+            inner.messages.lock().unwrap().push(Stored {
+                channel: channel.clone(),
+                ts: ts.clone(),
+                text: s("text"),
+                blocks: blocks.clone(),
+                metadata,
+                original_text: s("text"),
+                original_blocks: blocks.clone(),
+                deleted: false,
+                at: Instant::now(),
+            });
             ok(json!({"channel": channel, "ts": ts,
-                      "message": {"type": "message", "text": s("text"), "ts": ts, "bot_id": "B0SIGNOFF", "blocks": params.get("blocks")}}))
+                      "message": {"type": "message", "text": s("text"), "ts": ts, "bot_id": "B0SIGNOFF", "blocks": blocks}}))
         }
         "chat.update" => {
-            if s("channel").is_empty() || s("ts").is_empty() {
+            let mut messages = inner.messages.lock().unwrap();
+            let Some(m) = messages.iter_mut().find(|m| m.channel == s("channel") && m.ts == s("ts") && !m.deleted)
+            else {
                 return err("message_not_found");
-            }
+            };
+            m.text = s("text");
+            m.blocks = params.get("blocks").cloned().unwrap_or(Value::Null);
             ok(
                 json!({"channel": s("channel"), "ts": s("ts"), "text": s("text"), "message": {"text": s("text"), "user": "U0BOT"}}),
             )
+        }
+        "chat.delete" => {
+            let mut messages = inner.messages.lock().unwrap();
+            match messages.iter_mut().find(|m| m.channel == s("channel") && m.ts == s("ts") && !m.deleted) {
+                Some(m) => {
+                    m.deleted = true;
+                    ok(json!({"channel": s("channel"), "ts": s("ts")}))
+                }
+                None => err("message_not_found"),
+            }
+        }
+        // Newest first, from `oldest` on, `limit` at a time with cursor paging; `metadata` only when asked for.
+        "conversations.history" => {
+            let with_metadata = s("include_all_metadata") == "true";
+            let oldest = ts_value(&s("oldest"));
+            let limit: usize = s("limit").parse().unwrap_or(100).clamp(1, 999);
+            let offset: usize = s("cursor").strip_prefix("next:").and_then(|c| c.parse().ok()).unwrap_or(0);
+            let messages = inner.messages.lock().unwrap();
+            let mut listed: Vec<&Stored> = messages
+                .iter()
+                .filter(|m| m.channel == s("channel") && !m.deleted && ts_value(&m.ts) >= oldest)
+                .collect();
+            listed.reverse();
+            let page: Vec<Value> = listed
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|m| {
+                    let mut v = json!({"type": "message", "ts": m.ts, "text": m.text, "blocks": m.blocks,
+                                       "bot_id": "B0SIGNOFF", "user": "U0BOT"});
+                    if with_metadata && !m.metadata.is_null() {
+                        v["metadata"] = m.metadata.clone();
+                    }
+                    v
+                })
+                .collect();
+            let more = listed.len() > offset + limit;
+            let next = if more { format!("next:{}", offset + limit) } else { String::new() };
+            ok(json!({"messages": page, "has_more": more, "response_metadata": {"next_cursor": next}}))
         }
         "users.lookupByEmail" => match inner.users.lock().unwrap().get(&s("email").to_lowercase()) {
             Some(id) => ok(json!({"user": {"id": id, "team_id": TEAM, "profile": {"email": s("email")}}})),

@@ -30,10 +30,13 @@
 //! channel: retrying will not help). Messages name the step and carry Discord's error `code` and `message`,
 //! never the bot token.
 //!
-//! **At least once.** A prompt is created with a `nonce` derived from its token and channel and
-//! `enforce_nonce: true`, so if a delivery is retried after Discord created the message (a timeout on our
-//! side), Discord returns the message it already has instead of posting a second prompt (for a few minutes,
-//! which covers the outbox's quick retries). Closing is a PATCH, idempotent by nature.
+//! **At least once.** A prompt is created with a `nonce` derived from its token and channel, a notice with one
+//! derived from its outbox key and channel, and `enforce_nonce: true`, so if a delivery is retried after Discord
+//! created the message (a timeout on our side), Discord returns the message it already has instead of posting a
+//! second one (for a few minutes, which covers the outbox's quick retries). Beyond that, [`ChatAdapter::find_copies`]
+//! lists the DM's recent messages (`GET /channels/{dm}/messages`) and picks ours by the prompt token in the
+//! buttons' `custom_id`s, or by the nonce where Discord returns it; an extra copy is deleted
+//! (`DELETE /channels/{channel}/messages/{message}`). Closing is a PATCH, idempotent by nature.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -49,7 +52,7 @@ use serde_json::Value;
 use serenity::all::{ApplicationId, ChannelId, GuildId, MessageId, Nonce, UserId};
 use serenity::http::{LightMethod, RatelimitingBucket, Request, Route};
 use signoff_port::{
-    BoxFuture, ChatAdapter, ChatError, ChatUser, MessageRef, Notification, Platform, PromptClosing, PromptMessage,
+    BoxFuture, ChatAdapter, ChatError, ChatUser, Mark, MessageRef, Notification, Platform, PromptClosing, PromptMessage,
 };
 
 use crate::components;
@@ -214,13 +217,17 @@ impl DiscordAdapter {
         method: LightMethod,
         body: Option<Vec<u8>>,
     ) -> Result<Vec<u8>, ChatError> {
-        let bucket = route.ratelimiting_bucket();
+        self.send(what, Request::new(route, method).body(body)).await
+    }
+
+    /// [`DiscordAdapter::call`] for a request already made (with query parameters, say).
+    async fn send(&self, what: &'static str, request: Request<'_>) -> Result<Vec<u8>, ChatError> {
+        let bucket = request.route_ref().ratelimiting_bucket();
         if let Some(retry_after) = lock(&self.limits).wait(bucket, Instant::now()) {
             tracing::debug!(what, ?retry_after, "Discord rate limit still running; not calling");
             return Err(ChatError::RateLimited { retry_after });
         }
-        let request = Request::new(route, method)
-            .body(body)
+        let request = request
             .build(&self.http, &self.authorization, self.origin_override.as_deref())
             .map_err(|e| ChatError::Permanent(format!("{what}: building the request: {e}")))?;
         let response = request.send().await.map_err(|e| ChatError::Transient(format!("{what}: {}", describe(&e))))?;
@@ -261,6 +268,7 @@ impl ChatAdapter for DiscordAdapter {
         &'a self,
         to: &'a ChatUser,
         prompt: &'a PromptMessage,
+        _mark: &'a Mark,
     ) -> BoxFuture<'a, Result<MessageRef, ChatError>> {
         Box::pin(async move {
             let what = "posting a Discord prompt";
@@ -292,14 +300,82 @@ impl ChatAdapter for DiscordAdapter {
         })
     }
 
-    fn notify<'a>(&'a self, to: &'a ChatUser, notification: &'a Notification) -> BoxFuture<'a, Result<(), ChatError>> {
+    fn notify<'a>(
+        &'a self,
+        to: &'a ChatUser,
+        notification: &'a Notification,
+        mark: &'a Mark,
+    ) -> BoxFuture<'a, Result<MessageRef, ChatError>> {
         Box::pin(async move {
             let what = "sending a Discord notification";
             let user = discord_user(what, to)?;
-            self.post_to_user(what, user, |_| components::notification_message(notification)).await?;
-            Ok(())
+            self.post_to_user(what, user, |channel| {
+                components::notification_message(notification)
+                    .nonce(Nonce::String(prompt_nonce(&mark.key, channel)))
+                    .enforce_nonce(true)
+            })
+            .await
         })
     }
+
+    fn find_copies<'a>(
+        &'a self,
+        to: &'a ChatUser,
+        mark: &'a Mark,
+    ) -> BoxFuture<'a, Result<Vec<MessageRef>, ChatError>> {
+        Box::pin(async move {
+            let what = "listing a Discord DM";
+            let user = discord_user(what, to)?;
+            let channel = self.open_dm(user).await?;
+            let channel_id: ChannelId = snowflake(what, "channel id", &channel)?;
+            let request = Request::new(Route::ChannelMessages { channel_id }, LightMethod::Get)
+                .params(Some(vec![("limit", RECENT_MESSAGES.to_string())]));
+            let listed: Vec<Value> = decode(what, &self.send(what, request).await?)?;
+            let nonce = prompt_nonce(mark.token.as_deref().unwrap_or(&mark.key), &channel);
+            let mut found: Vec<MessageRef> = listed
+                .iter()
+                .filter(|m| is_copy(m, mark, &nonce))
+                .filter_map(|m| m["id"].as_str())
+                .map(|id| MessageRef { platform: Platform::Discord, channel: channel.clone(), message: id.to_owned() })
+                .collect();
+            // Newest first from Discord; snowflakes grow with time.
+            found.sort_by_key(|m| m.message.parse::<u64>().unwrap_or(0));
+            Ok(found)
+        })
+    }
+
+    fn delete_message<'a>(&'a self, message: &'a MessageRef) -> BoxFuture<'a, Result<(), ChatError>> {
+        Box::pin(async move {
+            let what = "deleting a Discord message";
+            let channel_id: ChannelId = snowflake(what, "channel id", &message.channel)?;
+            let message_id: MessageId = snowflake(what, "message id", &message.message)?;
+            match self.call(what, Route::ChannelMessage { channel_id, message_id }, LightMethod::Delete, None).await {
+                // Already gone: what deleting wanted.
+                Err(ChatError::Permanent(e)) if e.contains("404") => Ok(()),
+                other => other.map(|_| ()),
+            }
+        })
+    }
+}
+
+/// Messages read when looking for copies: Discord's maximum page, and far more than one person's open prompts.
+const RECENT_MESSAGES: u32 = 100;
+
+/// Whether a listed message is a copy of `mark`: a prompt's buttons carry its token; any message may carry our
+/// nonce (Discord returns it only for a while after creation).
+fn is_copy(message: &Value, mark: &Mark, nonce: &str) -> bool {
+    if message["nonce"].as_str() == Some(nonce) {
+        return true;
+    }
+    let Some(token) = &mark.token else { return false };
+    let needle = format!(":{token}");
+    message["components"].as_array().into_iter().flatten().any(|row| {
+        row["components"].as_array().into_iter().flatten().any(|c| {
+            c["custom_id"].as_str().is_some_and(|id| {
+                id.starts_with("so:") && (id.ends_with(&needle) || id.contains(&format!("{needle}:")))
+            })
+        })
+    })
 }
 
 /// The override for serenity's origin, from `api_url`: `None` for Discord itself.

@@ -213,12 +213,16 @@ async fn a_prompt_opens_a_dm_once_per_user_and_posts_the_message_there() {
     let fake = FakeDiscord::start().await;
     let adapter = fake.adapter();
 
-    let first = adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap();
+    let first = adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap();
     let second = adapter
-        .send_prompt(&discord(KIM), &PromptMessage { token: "fedcba9876543210fedcba9876543210".into(), ..prompt() })
+        .send_prompt(
+            &discord(KIM),
+            &PromptMessage { token: "fedcba9876543210fedcba9876543210".into(), ..prompt() },
+            &mark(),
+        )
         .await
         .unwrap();
-    let other = adapter.send_prompt(&discord(RAJ), &prompt()).await.unwrap();
+    let other = adapter.send_prompt(&discord(RAJ), &prompt(), &mark()).await.unwrap();
 
     assert_eq!(
         first,
@@ -271,7 +275,7 @@ async fn a_prompt_opens_a_dm_once_per_user_and_posts_the_message_there() {
 async fn closing_a_prompt_patches_its_message_and_removes_the_components() {
     let fake = FakeDiscord::start().await;
     let adapter = fake.adapter();
-    let sent = adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap();
+    let sent = adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap();
 
     adapter.close_prompt(&sent, &closing()).await.unwrap();
 
@@ -288,10 +292,10 @@ async fn closing_a_prompt_patches_its_message_and_removes_the_components() {
 async fn a_notification_is_a_dm_through_the_cached_channel() {
     let fake = FakeDiscord::start().await;
     let adapter = fake.adapter();
-    adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap();
+    adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap();
 
     let n = Notification { title: "Approved".into(), body: "GitHub (admin) for 8h".into() };
-    adapter.notify(&discord(KIM), &n).await.unwrap();
+    adapter.notify(&discord(KIM), &n, &mark()).await.unwrap();
 
     assert_eq!(fake.routes().iter().filter(|r| r.ends_with("/users/@me/channels")).count(), 1);
     let last = fake.calls().pop().unwrap();
@@ -308,21 +312,21 @@ async fn a_429_is_rate_limited_for_its_retry_after_and_the_bucket_then_waits_wit
     adapter.open_dm(RAJ).await.unwrap();
 
     fake.then(Next::RateLimited { retry_after: 0.5, global: false });
-    let err = adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap_err();
+    let err = adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap_err();
     assert_eq!(err, ChatError::RateLimited { retry_after: Duration::from_millis(500) });
     assert_clean(&err);
 
     // Same channel, same bucket: refused at once, Discord is not asked again.
     let calls_before = fake.calls().len();
-    let again = adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap_err();
+    let again = adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap_err();
     assert!(matches!(again, ChatError::RateLimited { retry_after } if retry_after <= Duration::from_millis(500)));
     assert_eq!(fake.calls().len(), calls_before);
 
     // Another DM channel is another bucket.
-    adapter.send_prompt(&discord(RAJ), &prompt()).await.unwrap();
+    adapter.send_prompt(&discord(RAJ), &prompt(), &mark()).await.unwrap();
 
     tokio::time::sleep(Duration::from_millis(600)).await;
-    adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap();
+    adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap();
 }
 
 #[tokio::test]
@@ -332,11 +336,11 @@ async fn a_global_429_holds_every_route() {
     adapter.open_dm(KIM).await.unwrap();
 
     fake.then(Next::RateLimited { retry_after: 0.5, global: true });
-    let err = adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap_err();
+    let err = adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap_err();
     assert_eq!(err, ChatError::RateLimited { retry_after: Duration::from_millis(500) });
 
     let calls_before = fake.calls().len();
-    let elsewhere = adapter.send_prompt(&discord(RAJ), &prompt()).await.unwrap_err();
+    let elsewhere = adapter.send_prompt(&discord(RAJ), &prompt(), &mark()).await.unwrap_err();
     assert!(matches!(elsewhere, ChatError::RateLimited { .. }));
     assert_eq!(fake.calls().len(), calls_before);
 }
@@ -346,8 +350,10 @@ async fn a_429_without_a_body_waits_for_the_retry_after_header() {
     let fake = FakeDiscord::start().await;
     let adapter = fake.adapter();
     fake.then(Next::RateLimitedHeaderOnly { retry_after: "2" });
-    let err =
-        adapter.notify(&discord(KIM), &Notification { title: "t".into(), body: String::new() }).await.unwrap_err();
+    let err = adapter
+        .notify(&discord(KIM), &Notification { title: "t".into(), body: String::new() }, &mark())
+        .await
+        .unwrap_err();
     assert_eq!(err, ChatError::RateLimited { retry_after: Duration::from_secs(2) });
 }
 
@@ -358,14 +364,14 @@ async fn a_bucket_left_empty_waits_for_its_reset_without_calling() {
     adapter.open_dm(KIM).await.unwrap();
 
     fake.then(Next::Exhausted { reset_after: 0.5 });
-    adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap();
+    adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap();
     let calls_before = fake.calls().len();
-    let err = adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap_err();
+    let err = adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap_err();
     assert!(matches!(err, ChatError::RateLimited { retry_after } if retry_after <= Duration::from_millis(500)));
     assert_eq!(fake.calls().len(), calls_before);
 
     tokio::time::sleep(Duration::from_millis(600)).await;
-    adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap();
+    adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap();
 }
 
 #[tokio::test]
@@ -375,7 +381,7 @@ async fn server_errors_are_transient() {
     adapter.open_dm(KIM).await.unwrap();
 
     fake.then(Next::Status(500, r#"{"message":"Internal Server Error","code":0}"#));
-    let err = adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap_err();
+    let err = adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap_err();
     assert!(
         matches!(&err, ChatError::Transient(m) if m.contains("500") && m.contains("Internal Server Error")),
         "{err:?}"
@@ -400,14 +406,17 @@ async fn refusals_are_permanent_and_a_refused_dm_is_reopened_next_time() {
     adapter.open_dm(KIM).await.unwrap();
 
     fake.then(Next::Status(403, r#"{"message":"Cannot send messages to this user","code":50007}"#));
-    let err = adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap_err();
+    let err = adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap_err();
     assert!(matches!(&err, ChatError::Permanent(m) if m.contains("403") && m.contains("code 50007")), "{err:?}");
     assert_clean(&err);
-    adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap();
+    adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap();
     assert_eq!(fake.routes().iter().filter(|r| r.ends_with("/users/@me/channels")).count(), 2);
 
     fake.then(Next::Status(401, r#"{"message":"401: Unauthorized","code":0}"#));
-    let err = adapter.notify(&discord(KIM), &Notification { title: "t".into(), body: "b".into() }).await.unwrap_err();
+    let err = adapter
+        .notify(&discord(KIM), &Notification { title: "t".into(), body: "b".into() }, &mark())
+        .await
+        .unwrap_err();
     assert!(matches!(err, ChatError::Permanent(_)), "{err:?}");
     assert_clean(&err);
 
@@ -422,11 +431,11 @@ async fn recipients_and_messages_that_are_not_discord_ids_fail_without_a_call() 
     let fake = FakeDiscord::start().await;
     let adapter = fake.adapter();
     let slack = ChatUser { platform: Platform::Slack, id: "U123".into() };
-    assert!(matches!(adapter.send_prompt(&slack, &prompt()).await, Err(ChatError::Permanent(_))));
-    assert!(matches!(adapter.send_prompt(&discord("kim"), &prompt()).await, Err(ChatError::Permanent(_))));
-    assert!(matches!(adapter.send_prompt(&discord("0"), &prompt()).await, Err(ChatError::Permanent(_))));
+    assert!(matches!(adapter.send_prompt(&slack, &prompt(), &mark()).await, Err(ChatError::Permanent(_))));
+    assert!(matches!(adapter.send_prompt(&discord("kim"), &prompt(), &mark()).await, Err(ChatError::Permanent(_))));
+    assert!(matches!(adapter.send_prompt(&discord("0"), &prompt(), &mark()).await, Err(ChatError::Permanent(_))));
     let bad_token = PromptMessage { token: "not:a:token".into(), ..prompt() };
-    assert!(matches!(adapter.send_prompt(&discord(KIM), &bad_token).await, Err(ChatError::Permanent(_))));
+    assert!(matches!(adapter.send_prompt(&discord(KIM), &bad_token, &mark()).await, Err(ChatError::Permanent(_))));
     let slack_message = MessageRef { platform: Platform::Slack, channel: "D1".into(), message: "1.2".into() };
     assert!(matches!(adapter.close_prompt(&slack_message, &closing()).await, Err(ChatError::Permanent(_))));
     assert!(fake.calls().is_empty());
@@ -438,7 +447,7 @@ async fn an_unreachable_api_is_transient() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let adapter = DiscordAdapter::new(BOT_TOKEN, &format!("http://{addr}/api/v10")).unwrap();
-    let err = adapter.send_prompt(&discord(KIM), &prompt()).await.unwrap_err();
+    let err = adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap_err();
     assert!(matches!(err, ChatError::Transient(_)), "{err:?}");
     assert_clean(&err);
 }
@@ -478,4 +487,9 @@ async fn commands_are_registered_globally_or_for_one_guild() {
         adapter.register_commands("1200000000000000001", None, &definitions).await,
         Err(ChatError::RateLimited { .. })
     ));
+}
+
+/// The mark every message of these tests carries.
+fn mark() -> signoff_port::Mark {
+    signoff_port::Mark { key: "item:1:0:test".to_owned(), token: None, since_ms: 0 }
 }

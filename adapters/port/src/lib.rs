@@ -61,6 +61,34 @@ pub struct MessageRef {
     pub message: String,
 }
 
+/// How signoff marks each message it sends, so that a send whose outcome is in doubt (a timeout, a 5xx after the
+/// platform may have accepted it, a replica that died mid-call) can be found on the platform before it is sent
+/// again, and every copy of a prompt can be found when it closes (DESIGN 7.4). Slack carries it in the message's
+/// `metadata`; Discord in the `nonce` (with `enforce_nonce`, so a retried create returns the first message) and,
+/// for prompts, in the buttons' ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    /// Unique per message signoff means to send (the outbox row's key): every attempt of one send carries it.
+    pub key: String,
+    /// For a prompt, its token: every copy of one prompt carries it, whichever send made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// When the message was first meant to be sent (Unix milliseconds): copies are not older, so a search of the
+    /// conversation can stop there.
+    pub since_ms: i64,
+}
+
+impl Mark {
+    /// The identity a search for copies matches on: the token for prompts, else the key.
+    pub fn identity(&self) -> &str {
+        self.token.as_deref().unwrap_or(&self.key)
+    }
+}
+
+/// The `metadata.event_type` of every Slack message signoff sends; `event_payload` holds the [`Mark`]'s `key` and,
+/// for prompts, `token`.
+pub const SLACK_EVENT_TYPE: &str = "signoff_message";
+
 /// A request for a decision, as an approver should see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromptMessage {
@@ -179,17 +207,18 @@ pub enum ChatError {
     Permanent(String),
 }
 
-/// A chat platform, as the core sees it. Implementations must be idempotent per `token`/message where the
-/// platform allows it, since the outbox delivers at least once.
+/// A chat platform, as the core sees it. The outbox delivers at least once; every message carries its [`Mark`],
+/// so that the core can find what an earlier, doubtful attempt left on the platform.
 pub trait ChatAdapter: Send + Sync {
     /// Which platform this adapter serves.
     fn platform(&self) -> Platform;
 
-    /// Sends a prompt as a direct message to `to`; returns where it landed.
+    /// Sends a prompt as a direct message to `to`, marked with `mark`; returns where it landed.
     fn send_prompt<'a>(
         &'a self,
         to: &'a ChatUser,
         prompt: &'a PromptMessage,
+        mark: &'a Mark,
     ) -> BoxFuture<'a, Result<MessageRef, ChatError>>;
 
     /// Replaces a prompt's buttons with how it ended.
@@ -199,8 +228,22 @@ pub trait ChatAdapter: Send + Sync {
         closing: &'a PromptClosing,
     ) -> BoxFuture<'a, Result<(), ChatError>>;
 
-    /// Sends a notification as a direct message to `to`.
-    fn notify<'a>(&'a self, to: &'a ChatUser, notification: &'a Notification) -> BoxFuture<'a, Result<(), ChatError>>;
+    /// Sends a notification as a direct message to `to`, marked with `mark`; returns where it landed.
+    fn notify<'a>(
+        &'a self,
+        to: &'a ChatUser,
+        notification: &'a Notification,
+        mark: &'a Mark,
+    ) -> BoxFuture<'a, Result<MessageRef, ChatError>>;
+
+    /// Our messages in the direct-message conversation with `to` that carry `mark` ([`Mark::identity`]), oldest
+    /// first, read back from the platform (Slack `conversations.history` with its metadata, Discord's message
+    /// list). Empty when there are none.
+    fn find_copies<'a>(&'a self, to: &'a ChatUser, mark: &'a Mark)
+    -> BoxFuture<'a, Result<Vec<MessageRef>, ChatError>>;
+
+    /// Deletes one of our own messages: an extra copy left by a send that was in doubt.
+    fn delete_message<'a>(&'a self, message: &'a MessageRef) -> BoxFuture<'a, Result<(), ChatError>>;
 }
 
 #[cfg(test)]

@@ -23,9 +23,12 @@
 //!   (`views.open`, `users.info`, `response_url` replies) skip the pacer: a `trigger_id` dies after 3 seconds and
 //!   must not queue behind a fan-out.
 //!
-//! Delivery is at least once (the outbox may resend after a crash), and `chat.postMessage` has no idempotency
-//! key, so a resend can post a second copy of a prompt; both carry the same token, and closing by the stored
-//! `MessageRef` updates the copy the core knows about. `chat.update` is idempotent.
+//! Delivery is at least once (the outbox may resend after a timeout or a crash), and `chat.postMessage` has no
+//! idempotency key. So every message carries its [`Mark`] in `metadata` (event type [`SLACK_EVENT_TYPE`], payload
+//! `key` and, for prompts, `token`), and [`ChatAdapter::find_copies`] reads it back from the DM's
+//! `conversations.history` (`include_all_metadata`; needs the `im:history` scope): the core looks before it
+//! resends a post whose outcome is in doubt, and finds every copy of a prompt when it closes one whose send was.
+//! `chat.update` is idempotent; `chat.delete` removes an extra copy.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -35,7 +38,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use signoff_port::{
-    BoxFuture, ChatAdapter, ChatError, ChatUser, MessageRef, Notification, Platform, PromptClosing, PromptMessage,
+    BoxFuture, ChatAdapter, ChatError, ChatUser, Mark, MessageRef, Notification, Platform, PromptClosing,
+    PromptMessage, SLACK_EVENT_TYPE,
 };
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -242,9 +246,70 @@ impl SlackAdapter {
         Ok(())
     }
 
-    async fn send_prompt_to(&self, to: &ChatUser, prompt: &PromptMessage) -> Result<MessageRef, ChatError> {
+    async fn send_prompt_to(
+        &self,
+        to: &ChatUser,
+        prompt: &PromptMessage,
+        mark: &Mark,
+    ) -> Result<MessageRef, ChatError> {
         let (text, blocks) = blocks::prompt_message(prompt);
-        self.post_dm(to, &text, blocks).await
+        self.post_dm(to, &text, blocks, mark).await
+    }
+
+    /// Our messages in the DM with `to` that carry `mark`, oldest first: `conversations.history` with
+    /// `include_all_metadata`, from a minute before the mark's time (clocks differ), page by page up to
+    /// [`HISTORY_PAGES`] pages of [`HISTORY_PAGE`] messages.
+    async fn copies(&self, to: &ChatUser, mark: &Mark) -> Result<Vec<MessageRef>, ChatError> {
+        if to.platform != Platform::Slack {
+            return Err(ChatError::Permanent(format!("not a Slack user: {:?}", to.platform)));
+        }
+        let user = self.user_id(&to.id).await?;
+        let channel = self.dm_channel(&user).await?;
+        let oldest = (mark.since_ms - 60_000).max(0);
+        let oldest = format!("{}.{:06}", oldest / 1000, (oldest % 1000) * 1000);
+        let mut found = Vec::new();
+        let mut cursor: Option<SlackCursorId> = None;
+        for _ in 0..HISTORY_PAGES {
+            let session = self.client.open_session(&self.token);
+            let mut req = SlackApiConversationsHistoryRequest::new()
+                .with_channel(SlackChannelId(channel.clone()))
+                .with_limit(HISTORY_PAGE)
+                .with_oldest(SlackTs(oldest.clone()))
+                .with_include_all_metadata(true);
+            req.cursor = cursor.take();
+            let resp = self.call("conversations.history", Lane::Bulk, session.conversations_history(&req)).await?;
+            for m in &resp.messages {
+                if carries(m.content.metadata.as_ref(), mark) {
+                    found.push(MessageRef {
+                        platform: Platform::Slack,
+                        channel: channel.clone(),
+                        message: m.origin.ts.0.clone(),
+                    });
+                }
+            }
+            cursor = resp.response_metadata.and_then(|r| r.next_cursor).filter(|c| !c.0.is_empty());
+            if cursor.is_none() || resp.has_more == Some(false) {
+                break;
+            }
+        }
+        // History is newest first.
+        found.sort_by(|a, b| ts_order(&a.message).total_cmp(&ts_order(&b.message)));
+        found.dedup();
+        Ok(found)
+    }
+
+    async fn delete(&self, message: &MessageRef) -> Result<(), ChatError> {
+        if message.platform != Platform::Slack {
+            return Err(ChatError::Permanent(format!("not a Slack message: {:?}", message.platform)));
+        }
+        let session = self.client.open_session(&self.token);
+        let req =
+            SlackApiChatDeleteRequest::new(SlackChannelId(message.channel.clone()), SlackTs(message.message.clone()));
+        match self.call("chat.delete", Lane::Bulk, session.chat_delete(&req)).await {
+            // Already gone: what deleting wanted.
+            Err(f) if f.code.as_deref() == Some("message_not_found") => Ok(()),
+            other => other.map(|_| ()).map_err(ChatError::from),
+        }
     }
 
     async fn close(&self, message: &MessageRef, closing: &PromptClosing) -> Result<(), ChatError> {
@@ -262,13 +327,22 @@ impl SlackAdapter {
         Ok(())
     }
 
-    async fn post_dm(&self, to: &ChatUser, text: &str, blocks: Vec<Value>) -> Result<MessageRef, ChatError> {
+    async fn post_dm(
+        &self,
+        to: &ChatUser,
+        text: &str,
+        blocks: Vec<Value>,
+        mark: &Mark,
+    ) -> Result<MessageRef, ChatError> {
         if to.platform != Platform::Slack {
             return Err(ChatError::Permanent(format!("not a Slack user: {:?}", to.platform)));
         }
         let user = self.user_id(&to.id).await?;
         let channel = self.dm_channel(&user).await?;
-        let content = SlackMessageContent::new().with_text(text.to_owned()).with_blocks(slack_blocks(blocks));
+        let content = SlackMessageContent::new()
+            .with_text(text.to_owned())
+            .with_blocks(slack_blocks(blocks))
+            .with_metadata(metadata(mark));
         match self.post(&channel, &content).await {
             // The cached DM channel is gone (rare: a workspace migration); open it again once.
             Err(f) if f.code.as_deref() == Some("channel_not_found") => {
@@ -354,8 +428,9 @@ impl ChatAdapter for SlackAdapter {
         &'a self,
         to: &'a ChatUser,
         prompt: &'a PromptMessage,
+        mark: &'a Mark,
     ) -> BoxFuture<'a, Result<MessageRef, ChatError>> {
-        Box::pin(self.send_prompt_to(to, prompt))
+        Box::pin(self.send_prompt_to(to, prompt, mark))
     }
 
     fn close_prompt<'a>(
@@ -366,12 +441,60 @@ impl ChatAdapter for SlackAdapter {
         Box::pin(self.close(message, closing))
     }
 
-    fn notify<'a>(&'a self, to: &'a ChatUser, notification: &'a Notification) -> BoxFuture<'a, Result<(), ChatError>> {
+    fn notify<'a>(
+        &'a self,
+        to: &'a ChatUser,
+        notification: &'a Notification,
+        mark: &'a Mark,
+    ) -> BoxFuture<'a, Result<MessageRef, ChatError>> {
         Box::pin(async move {
             let (text, blocks) = blocks::notification_message(notification);
-            self.post_dm(to, &text, blocks).await.map(|_| ())
+            self.post_dm(to, &text, blocks, mark).await
         })
     }
+
+    fn find_copies<'a>(
+        &'a self,
+        to: &'a ChatUser,
+        mark: &'a Mark,
+    ) -> BoxFuture<'a, Result<Vec<MessageRef>, ChatError>> {
+        Box::pin(self.copies(to, mark))
+    }
+
+    fn delete_message<'a>(&'a self, message: &'a MessageRef) -> BoxFuture<'a, Result<(), ChatError>> {
+        Box::pin(self.delete(message))
+    }
+}
+
+/// Messages per `conversations.history` page when looking for copies (Slack allows up to 999; 200 is what it
+/// recommends).
+const HISTORY_PAGE: u16 = 200;
+/// Pages read at most: a DM with more than this many messages since the send began is beyond any real prompt.
+const HISTORY_PAGES: usize = 5;
+
+/// The `metadata` a message carries: [`SLACK_EVENT_TYPE`] with the mark's key and token.
+fn metadata(mark: &Mark) -> SlackMessageMetadata {
+    let mut payload = HashMap::new();
+    payload.insert("key".to_owned(), mark.key.clone());
+    if let Some(t) = &mark.token {
+        payload.insert("token".to_owned(), t.clone());
+    }
+    SlackMessageMetadata { event_type: SLACK_EVENT_TYPE.to_owned(), event_payload: Some(payload) }
+}
+
+/// Whether a message's metadata is `mark`'s: the same prompt token, or for other messages the same key.
+fn carries(metadata: Option<&SlackMessageMetadata>, mark: &Mark) -> bool {
+    let Some(m) = metadata.filter(|m| m.event_type == SLACK_EVENT_TYPE) else { return false };
+    let Some(payload) = &m.event_payload else { return false };
+    match &mark.token {
+        Some(token) => payload.get("token") == Some(token),
+        None => payload.get("key") == Some(&mark.key),
+    }
+}
+
+/// A Slack `ts` (`seconds.micros`) as a number, for ordering.
+fn ts_order(ts: &str) -> f64 {
+    ts.parse().unwrap_or(0.0)
 }
 
 /// Whether a call waits its turn in the [`Pacer`].

@@ -68,7 +68,7 @@ async fn send_prompt_opens_each_dm_once_and_posts_the_prompt_blocks() {
     let mut sends = tokio::task::JoinSet::new();
     for (to, token) in [("U1", "t1"), ("U1", "t2"), ("U1", "t3"), ("U2", "t4")] {
         let slack = slack.clone();
-        sends.spawn(async move { (to, slack.send_prompt(&user(to), &prompt(token)).await.unwrap()) });
+        sends.spawn(async move { (to, slack.send_prompt(&user(to), &prompt(token), &mark()).await.unwrap()) });
     }
     let mut refs = Vec::new();
     while let Some(r) = sends.join_next().await {
@@ -109,7 +109,7 @@ async fn send_prompt_opens_each_dm_once_and_posts_the_prompt_blocks() {
 async fn close_prompt_updates_that_channel_and_ts_and_removes_the_buttons() {
     let fake = FakeSlack::start().await;
     let slack = adapter(&fake).await;
-    let sent = slack.send_prompt(&user("U1"), &prompt("t1")).await.unwrap();
+    let sent = slack.send_prompt(&user("U1"), &prompt("t1"), &mark()).await.unwrap();
     let closing = PromptClosing {
         headline: "Approved by Raj".to_owned(),
         at: "10:42".to_owned(),
@@ -138,7 +138,7 @@ async fn notify_sends_a_dm() {
     let fake = FakeSlack::start().await;
     let slack = adapter(&fake).await;
     slack
-        .notify(&user("U9"), &Notification { title: "Approved".to_owned(), body: "prod-db for 8h".to_owned() })
+        .notify(&user("U9"), &Notification { title: "Approved".to_owned(), body: "prod-db for 8h".to_owned() }, &mark())
         .await
         .unwrap();
     let posts = fake.calls_to("chat.postMessage");
@@ -152,10 +152,10 @@ async fn email_recipients_are_looked_up_once() {
     let fake = FakeSlack::start().await;
     fake.add_user("kim@example.com", "UKIM");
     let slack = adapter(&fake).await;
-    let a = slack.send_prompt(&user("email:kim@example.com"), &prompt("t1")).await.unwrap();
-    let b = slack.send_prompt(&user("email:Kim@Example.com"), &prompt("t2")).await.unwrap();
+    let a = slack.send_prompt(&user("email:kim@example.com"), &prompt("t1"), &mark()).await.unwrap();
+    let b = slack.send_prompt(&user("email:Kim@Example.com"), &prompt("t2"), &mark()).await.unwrap();
     slack
-        .notify(&user("email:kim@example.com"), &Notification { title: "x".to_owned(), body: String::new() })
+        .notify(&user("email:kim@example.com"), &Notification { title: "x".to_owned(), body: String::new() }, &mark())
         .await
         .unwrap();
     assert_eq!(a.channel, "D-UKIM");
@@ -165,7 +165,7 @@ async fn email_recipients_are_looked_up_once() {
     assert_eq!(lookups[0].params["email"], "kim@example.com");
     assert_eq!(fake.calls_to("conversations.open").len(), 1);
 
-    let err = slack.send_prompt(&user("email:nobody@example.com"), &prompt("t3")).await.unwrap_err();
+    let err = slack.send_prompt(&user("email:nobody@example.com"), &prompt("t3"), &mark()).await.unwrap_err();
     assert!(matches!(&err, ChatError::Permanent(m) if m.contains("users_not_found")), "{err:?}");
 }
 
@@ -174,7 +174,7 @@ async fn a_429_is_rate_limited_with_slacks_retry_after_and_holds_later_calls() {
     let fake = FakeSlack::start().await;
     let slack = adapter(&fake).await;
     fake.fail_next(1, Some("chat.postMessage"), Scripted::RateLimited { retry_after_secs: 1 });
-    let err = slack.send_prompt(&user("U1"), &prompt("t1")).await.unwrap_err();
+    let err = slack.send_prompt(&user("U1"), &prompt("t1"), &mark()).await.unwrap_err();
     assert_eq!(err, ChatError::RateLimited { retry_after: Duration::from_secs(1) });
 
     // Every paced call waits out the pause, not only the method that was refused.
@@ -190,7 +190,7 @@ async fn a_429_is_rate_limited_with_slacks_retry_after_and_holds_later_calls() {
 
     // The same without a JSON body, as Slack's docs show a 429.
     fake.fail_next(1, Some("conversations.open"), Scripted::RateLimitedBare { retry_after_secs: 2 });
-    let err = slack.send_prompt(&user("U2"), &prompt("t2")).await.unwrap_err();
+    let err = slack.send_prompt(&user("U2"), &prompt("t2"), &mark()).await.unwrap_err();
     assert_eq!(err, ChatError::RateLimited { retry_after: Duration::from_secs(2) });
 }
 
@@ -199,10 +199,10 @@ async fn a_500_is_transient() {
     let fake = FakeSlack::start().await;
     let slack = adapter(&fake).await;
     fake.fail_next(1, Some("chat.postMessage"), Scripted::ServerError);
-    let err = slack.send_prompt(&user("U1"), &prompt("t1")).await.unwrap_err();
+    let err = slack.send_prompt(&user("U1"), &prompt("t1"), &mark()).await.unwrap_err();
     assert!(matches!(&err, ChatError::Transient(m) if m.contains("500")), "{err:?}");
     // The next try goes through, on the DM channel opened the first time.
-    slack.send_prompt(&user("U1"), &prompt("t1")).await.unwrap();
+    slack.send_prompt(&user("U1"), &prompt("t1"), &mark()).await.unwrap();
     assert_eq!(fake.calls_to("conversations.open").len(), 1);
 }
 
@@ -218,7 +218,7 @@ async fn slack_errors_that_will_not_pass_are_permanent() {
         assert!(matches!(&err, ChatError::Permanent(s) if s.contains(code)), "{err:?}");
     }
     fake.fail_next(1, None, Scripted::ApiError("internal_error"));
-    assert!(matches!(slack.send_prompt(&user("U1"), &prompt("t")).await, Err(ChatError::Transient(_))));
+    assert!(matches!(slack.send_prompt(&user("U1"), &prompt("t"), &mark()).await, Err(ChatError::Transient(_))));
 }
 
 #[tokio::test]
@@ -226,7 +226,7 @@ async fn a_bad_token_is_permanent_and_never_shown() {
     let fake = FakeSlack::start().await;
     let secret = "xoxb-wrong-token-that-must-not-leak";
     let slack = SlackAdapter::new(SlackSettings { bot_token: secret.into(), ..settings(&fake) }).unwrap();
-    let err = slack.send_prompt(&user("U1"), &prompt("t1")).await.unwrap_err();
+    let err = slack.send_prompt(&user("U1"), &prompt("t1"), &mark()).await.unwrap_err();
     assert!(matches!(&err, ChatError::Permanent(m) if m.contains("invalid_auth")), "{err:?}");
     assert!(!err.to_string().contains(secret) && !format!("{err:?}").contains(secret));
     assert!(!format!("{slack:?}").contains(secret));
@@ -238,7 +238,7 @@ async fn a_stuck_call_times_out_as_transient() {
     fake.set_delay(Duration::from_millis(500));
     let slack =
         SlackAdapter::new(SlackSettings { request_timeout: Duration::from_millis(100), ..settings(&fake) }).unwrap();
-    let err = slack.send_prompt(&user("U1"), &prompt("t1")).await.unwrap_err();
+    let err = slack.send_prompt(&user("U1"), &prompt("t1"), &mark()).await.unwrap_err();
     assert!(matches!(err, ChatError::Transient(_)), "{err:?}");
 }
 
@@ -248,7 +248,7 @@ async fn nothing_listening_is_transient() {
     let url = format!("http://{}/api", listener.local_addr().unwrap());
     drop(listener);
     let slack = SlackAdapter::new(SlackSettings { api_url: url, ..SlackSettings::new(BOT_TOKEN.into()) }).unwrap();
-    let err = slack.send_prompt(&user("U1"), &prompt("t1")).await.unwrap_err();
+    let err = slack.send_prompt(&user("U1"), &prompt("t1"), &mark()).await.unwrap_err();
     assert!(matches!(&err, ChatError::Transient(_)), "{err:?}");
     assert!(!err.to_string().contains(BOT_TOKEN));
 }
@@ -332,7 +332,7 @@ async fn a_fan_out_of_a_thousand_prompts_is_paced_and_loses_nothing() {
             let mut attempts = 0;
             loop {
                 attempts += 1;
-                match slack.send_prompt(&to, &p).await {
+                match slack.send_prompt(&to, &p, &mark()).await {
                     Ok(r) => return (r, attempts),
                     Err(ChatError::RateLimited { retry_after }) => tokio::time::sleep(retry_after).await,
                     Err(e) => panic!("unexpected {e:?}"),
@@ -381,4 +381,9 @@ async fn a_fan_out_of_a_thousand_prompts_is_paced_and_loses_nothing() {
         elapsed
             >= Duration::from_millis((PROMPTS + PEOPLE) as u64) + Duration::from_secs(1) - Duration::from_millis(100)
     );
+}
+
+/// The mark every message of these tests carries.
+fn mark() -> signoff_port::Mark {
+    signoff_port::Mark { key: "item:1:0:test".to_owned(), token: None, since_ms: 0 }
 }
