@@ -138,9 +138,19 @@ pub(super) async fn run(inner: Arc<Inner>) {
                 // Reap finished deliveries without waiting, then look for more work once at least half the
                 // slots are free: every claim is a write (a commit of its own on SQLite, sharing the one
                 // writer connection with the committer), so many claims of a row or two would slow decisions.
+                // But not for long: deliveries stuck on a slow platform (up to its timeout) must not hold back
+                // the rest, so after [`REFILL_AFTER`] any free slot is filled.
                 while inflight.try_join_next().is_some() {}
+                let waiting_since = Instant::now();
                 while inflight.len() > inner.tuning.concurrency / 2 {
-                    inflight.join_next().await;
+                    let left = REFILL_AFTER.saturating_sub(waiting_since.elapsed());
+                    match tokio::time::timeout(left, inflight.join_next()).await {
+                        Ok(_) => {}
+                        Err(_) if inflight.len() < inner.tuning.concurrency => break,
+                        Err(_) => {
+                            inflight.join_next().await;
+                        }
+                    }
                 }
                 continue;
             }
@@ -166,6 +176,9 @@ pub(super) async fn run(inner: Arc<Inner>) {
     drop(finished);
     let _ = recorder.await;
 }
+
+/// How long the dispatcher waits for half its slots to free up before it fills whichever are free.
+const REFILL_AFTER: Duration = Duration::from_millis(100);
 
 /// Completions waiting for the recorder at most; a delivery that finds the queue full waits for room.
 const FINISH_QUEUE: usize = 1024;
@@ -553,37 +566,42 @@ async fn close_prompt(inner: &Inner, row: &Claimed) -> Outcome {
     // Not sent (yet). If its send is still waiting and nobody holds it, it is no longer worth sending; but an
     // attempt of it that was in doubt may have left a copy, which must lose its buttons too.
     let now = ms(crate::time::now());
-    let superseded: Result<Vec<(i64, i64)>, sqlx::Error> = sqlx::query_as(
+    let superseded = sqlx::query(
         "UPDATE outbox SET done_at = $1, outcome = 'superseded: closed before it was sent' \
          WHERE kind = 'prompt.send' AND token = $2 AND platform = $3 AND done_at IS NULL \
-         AND (lease_until IS NULL OR lease_until < $1) RETURNING attempts, sure_failures",
+         AND (lease_until IS NULL OR lease_until < $1)",
     )
     .bind(now)
     .bind(token.to_owned())
     .bind(platform.as_str())
-    .fetch_all(inner.store.writer())
+    .execute(inner.store.writer())
     .await;
-    let in_flight: Result<i64, _> = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE kind = 'prompt.send' AND token = $1 AND platform = $2 AND done_at IS NULL",
+    // Whether any attempt of its sends may have delivered: read after superseding, from every send row of the
+    // prompt, so an earlier closing attempt that superseded the send (and then failed) loses nothing.
+    let sends: Result<Vec<(i64, i64, Option<i64>)>, sqlx::Error> = sqlx::query_as(
+        "SELECT attempts, sure_failures, done_at FROM outbox WHERE kind = 'prompt.send' AND token = $1 AND platform = $2",
     )
     .bind(token.to_owned())
     .bind(platform.as_str())
-    .fetch_one(inner.store.writer())
+    .fetch_all(inner.store.writer())
     .await;
-    match (superseded, in_flight) {
+    match (superseded, sends) {
         // Nothing in flight any more: either it was never sent, or its send finished between our first look
         // and now. Look again, so a message that just landed still loses its buttons.
-        (Ok(superseded), Ok(0)) => match sent_message(inner, token, platform).await {
-            Ok(Some(sent)) => close_copies(inner, row, sent, to.as_ref(), token, &closing).await,
-            Ok(None) => {
-                let doubtful = superseded.iter().any(|(attempts, sure)| attempts > sure);
-                match (&to, doubtful) {
-                    (Some(to), true) => close_found(inner, row, to, token, None, &closing).await,
-                    _ => Outcome::Done("nothing to close: never sent".to_owned()),
+        (Ok(_), Ok(sends)) if sends.iter().all(|(_, _, done)| done.is_some()) => {
+            match sent_message(inner, token, platform).await {
+                Ok(Some(sent)) => close_copies(inner, row, sent, to.as_ref(), token, &closing).await,
+                Ok(None) => {
+                    let doubtful = sends.iter().any(|(attempts, sure, _)| attempts > sure);
+                    match (&to, doubtful) {
+                        (Some(to), true) => close_found(inner, row, to, token, None, &closing).await,
+                        _ => Outcome::Done("nothing to close: never sent".to_owned()),
+                    }
                 }
+                Err(e) => retry(e),
             }
-            Err(e) => retry(e),
-        },
+        }
+        (Err(e), _) | (_, Err(e)) => retry(e),
         // The send is in flight: close it once it lands. Waiting is not a failed attempt.
         _ => Outcome::Retry {
             after: Duration::from_millis(200),

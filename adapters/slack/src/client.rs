@@ -16,9 +16,9 @@
 //!   HTTP status; they never carry the token or a response body.
 //! - **Pacing**: a fan-out of a thousand prompts is a thousand outbox deliveries at once. A pacer lets at most
 //!   [`SlackSettings::max_in_flight`] calls run at a time, starts them at least
-//!   [`SlackSettings::min_interval`] apart, and when Slack answers 429 with `Retry-After: n`, holds *every*
-//!   paced call for `n` seconds, not only the one that was refused: Slack limits per method and workspace, and
-//!   pausing everything is the simple, safe reading of "slow down". The refused call itself returns
+//!   [`SlackSettings::min_interval`] apart, and when Slack answers 429 with `Retry-After: n`, holds every paced
+//!   call *to that method* for `n` seconds, not only the one that was refused: Slack limits per method and
+//!   workspace (its rate tiers), so the method is what "slow down" is about. The refused call itself returns
 //!   `RateLimited` and the outbox retries it, so no prompt is lost. Calls made while a person waits on a click
 //!   (`views.open`, `users.info`, `response_url` replies) skip the pacer: a `trigger_id` dies after 3 seconds and
 //!   must not queue behind a fan-out.
@@ -53,6 +53,12 @@ pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 /// The prefix of a [`ChatUser::id`] that is an email to look up (`email:kim@example.com`), for people the
 /// directory knows only by email.
 pub const EMAIL_PREFIX: &str = "email:";
+/// How long a call a person waits on (a `users.info` for a clicker, a `views.open`) may take: the answer to Slack
+/// is sent at its 3-second deadline anyway, and the work goes on behind it.
+const INTERACTIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a lookup that deliveries share ([`Lane::Lookup`]) may take: they are cheap reads Slack answers in
+/// milliseconds, and every delivery to the person waits on one.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
 /// The wait assumed when Slack says "slow down" without a `Retry-After` (slack_sdk assumes the same).
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -71,7 +77,9 @@ pub struct SlackSettings {
     /// fixed guess would only slow a fan-out down (the former 20 ms capped paced calls at 50 a second; see
     /// BENCHMARKS.md).
     pub min_interval: Duration,
-    /// A call with no answer after this long fails as [`ChatError::Transient`]. Default 10 s.
+    /// A delivery call (post, update, delete, history) with no answer after this long fails as
+    /// [`ChatError::Transient`]; if it was a post, the core then looks for the copy Slack may have stored. Default 6 s:
+    /// Slack answers in well under a second, and a delivery held longer only delays the retry.
     pub request_timeout: Duration,
 }
 
@@ -83,7 +91,7 @@ impl SlackSettings {
             api_url: DEFAULT_API_URL.to_owned(),
             max_in_flight: 32,
             min_interval: Duration::ZERO,
-            request_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(6),
         }
     }
 }
@@ -277,7 +285,9 @@ impl SlackAdapter {
                 .with_oldest(SlackTs(oldest.clone()))
                 .with_include_all_metadata(true);
             req.cursor = cursor.take();
-            let resp = self.call("conversations.history", Lane::Bulk, session.conversations_history(&req)).await?;
+            let resp = self
+                .call("conversations.history", Lane::Channel(&channel), session.conversations_history(&req))
+                .await?;
             for m in &resp.messages {
                 if carries(m.content.metadata.as_ref(), mark) {
                     found.push(MessageRef {
@@ -305,7 +315,7 @@ impl SlackAdapter {
         let session = self.client.open_session(&self.token);
         let req =
             SlackApiChatDeleteRequest::new(SlackChannelId(message.channel.clone()), SlackTs(message.message.clone()));
-        match self.call("chat.delete", Lane::Bulk, session.chat_delete(&req)).await {
+        match self.call("chat.delete", Lane::Channel(&message.channel), session.chat_delete(&req)).await {
             // Already gone: what deleting wanted.
             Err(f) if f.code.as_deref() == Some("message_not_found") => Ok(()),
             other => other.map(|_| ()).map_err(ChatError::from),
@@ -323,7 +333,7 @@ impl SlackAdapter {
             SlackMessageContent::new().with_text(text).with_blocks(slack_blocks(blocks)),
             SlackTs(message.message.clone()),
         );
-        self.call("chat.update", Lane::Bulk, session.chat_update(&req)).await?;
+        self.call("chat.update", Lane::Channel(&message.channel), session.chat_update(&req)).await?;
         Ok(())
     }
 
@@ -357,7 +367,7 @@ impl SlackAdapter {
     async fn post(&self, channel: &str, content: &SlackMessageContent) -> Result<MessageRef, Failure> {
         let session = self.client.open_session(&self.token);
         let req = SlackApiChatPostMessageRequest::new(SlackChannelId(channel.to_owned()), content.clone());
-        let resp = self.call("chat.postMessage", Lane::Bulk, session.chat_post_message(&req)).await?;
+        let resp = self.call("chat.postMessage", Lane::Channel(channel), session.chat_post_message(&req)).await?;
         Ok(MessageRef { platform: Platform::Slack, channel: resp.channel.0, message: resp.ts.0 })
     }
 
@@ -371,7 +381,7 @@ impl SlackAdapter {
             .get_or_try_init(&key, || async {
                 let session = self.client.open_session(&self.token);
                 let req = SlackApiUsersLookupByEmailRequest::new(EmailAddress(email.trim().to_owned()));
-                let resp = self.call("users.lookupByEmail", Lane::Bulk, session.users_lookup_by_email(&req)).await?;
+                let resp = self.call("users.lookupByEmail", Lane::Lookup, session.users_lookup_by_email(&req)).await?;
                 Ok(resp.user.id.0)
             })
             .await
@@ -382,7 +392,7 @@ impl SlackAdapter {
             .get_or_try_init(user, || async {
                 let session = self.client.open_session(&self.token);
                 let req = SlackApiConversationsOpenRequest::new().with_users(vec![SlackUserId(user.to_owned())]);
-                let resp = self.call("conversations.open", Lane::Bulk, session.conversations_open(&req)).await?;
+                let resp = self.call("conversations.open", Lane::Lookup, session.conversations_open(&req)).await?;
                 Ok(resp.channel.id.0)
             })
             .await
@@ -393,24 +403,38 @@ impl SlackAdapter {
     async fn call<T>(
         &self,
         method: &'static str,
-        lane: Lane,
+        lane: Lane<'_>,
         request: impl Future<Output = Result<T, SlackClientError>>,
     ) -> Result<T, Failure> {
-        let _permit = match lane {
-            Lane::Bulk => Some(self.pacer.ready().await),
+        // What a 429 holds: the method, or for calls in one conversation the method in that conversation
+        // (`chat.postMessage` is limited per channel, about one a second).
+        let pace = match lane {
+            Lane::Channel(channel) => Some(format!("{method} {channel}")),
+            Lane::Lookup => Some(method.to_owned()),
             Lane::Interactive => None,
         };
-        let result = match tokio::time::timeout(self.request_timeout, request).await {
+        let timeout = match lane {
+            Lane::Lookup => self.request_timeout.min(LOOKUP_TIMEOUT),
+            Lane::Channel(_) => self.request_timeout,
+            Lane::Interactive => self.request_timeout.max(INTERACTIVE_TIMEOUT),
+        };
+        let _permit = match &pace {
+            Some(key) => Some(self.pacer.ready(key).await),
+            None => None,
+        };
+        let result = match tokio::time::timeout(timeout, request).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(Failure::from_slack(method, e)),
             Err(_) => Err(Failure {
                 code: None,
-                error: ChatError::Transient(format!("{method}: no answer within {:?}", self.request_timeout)),
+                error: ChatError::Transient(format!("{method}: no answer within {timeout:?}")),
             }),
         };
         if let Err(Failure { error: ChatError::RateLimited { retry_after }, .. }) = &result {
-            tracing::warn!(method, ?retry_after, "Slack asked us to slow down; pausing all paced calls");
-            self.pacer.pause_for(*retry_after);
+            tracing::warn!(method, ?retry_after, "Slack asked us to slow down; pausing these paced calls");
+            if let Some(key) = &pace {
+                self.pacer.pause_for(key, *retry_after);
+            }
         }
         if let Err(f) = &result {
             tracing::debug!(method, error = %f.error, "Slack call failed");
@@ -499,9 +523,12 @@ fn ts_order(ts: &str) -> f64 {
 
 /// Whether a call waits its turn in the [`Pacer`].
 #[derive(Debug, Clone, Copy)]
-enum Lane {
-    /// Outbox deliveries: paced.
-    Bulk,
+enum Lane<'a> {
+    /// Outbox deliveries in one conversation: paced; a 429 holds the method in that conversation.
+    Channel(&'a str),
+    /// A lookup many deliveries wait on at once (opening a DM, finding a user by email): paced, and given up after
+    /// [`LOOKUP_TIMEOUT`], since one slow answer would hold every delivery to that person.
+    Lookup,
     /// A person is waiting on the answer within Slack's 3 seconds: not paced.
     Interactive,
 }
@@ -590,8 +617,10 @@ struct Pacer {
 struct PacerState {
     /// The earliest start for the next call.
     next_start: Instant,
-    /// No paced call starts before this.
-    paused_until: Instant,
+    /// Per Web API method (or method in one conversation): no paced call to it starts before this. Slack's limits
+    /// are per method and workspace (its tiers), and for posting per channel, so a 429 holds what drew it; pausing
+    /// every call made one busy conversation (or a flaky answer) slow all the others.
+    paused_until: HashMap<String, Instant>,
 }
 
 impl Pacer {
@@ -600,20 +629,29 @@ impl Pacer {
         Pacer {
             permits: Semaphore::new(max_in_flight.max(1)),
             min_interval,
-            state: Mutex::new(PacerState { next_start: now, paused_until: now }),
+            state: Mutex::new(PacerState { next_start: now, paused_until: HashMap::new() }),
         }
     }
 
-    /// Waits for a turn; the call runs while the permit is held.
-    async fn ready(&self) -> Option<SemaphorePermit<'_>> {
+    /// Waits for a turn to call `method`; the call runs while the permit is held. A pause of the method is waited
+    /// out before a permit is taken, so a paused method does not hold slots the others could use.
+    async fn ready(&self, method: &str) -> Option<SemaphorePermit<'_>> {
+        loop {
+            let paused = self.paused(method);
+            if paused <= Instant::now() {
+                break;
+            }
+            tokio::time::sleep_until(paused).await;
+        }
         // The semaphore is never closed, so this only fails if that changes; then we run unpaced.
         let permit = self.permits.acquire().await.ok();
         loop {
             let (at, reserved) = {
                 let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
                 let now = Instant::now();
-                if s.paused_until > now {
-                    (s.paused_until, false)
+                let paused = s.paused_until.get(method).copied().unwrap_or(now);
+                if paused > now {
+                    (paused, false)
                 } else {
                     let slot = s.next_start.max(now);
                     s.next_start = slot + self.min_interval;
@@ -622,17 +660,25 @@ impl Pacer {
             };
             tokio::time::sleep_until(at).await;
             // A pause that began while we waited for our slot holds us too.
-            let paused = self.state.lock().unwrap_or_else(PoisonError::into_inner).paused_until > Instant::now();
-            if reserved && !paused {
+            if reserved && self.paused(method) <= Instant::now() {
                 return permit;
             }
         }
     }
 
-    fn pause_for(&self, wait: Duration) {
+    fn paused(&self, method: &str) -> Instant {
+        let s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.paused_until.get(method).copied().unwrap_or_else(Instant::now)
+    }
+
+    fn pause_for(&self, method: &str, wait: Duration) {
         let until = Instant::now() + wait;
         let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        s.paused_until = s.paused_until.max(until);
+        let now = Instant::now();
+        // Forget pauses that are over, so the map holds only live ones.
+        s.paused_until.retain(|_, t| *t > now);
+        let p = s.paused_until.entry(method.to_owned()).or_insert(until);
+        *p = (*p).max(until);
     }
 }
 
@@ -723,25 +769,27 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_pacer_spaces_starts_and_holds_everyone_during_a_pause() {
+    async fn the_pacer_spaces_starts_and_holds_the_paused_method_only() {
         let pacer = Pacer::new(2, Duration::from_millis(100));
         let t0 = Instant::now();
-        drop(pacer.ready().await);
-        drop(pacer.ready().await);
+        drop(pacer.ready("chat.postMessage").await);
+        drop(pacer.ready("chat.postMessage").await);
         assert_eq!(Instant::now() - t0, Duration::from_millis(100));
-        pacer.pause_for(Duration::from_secs(3));
-        drop(pacer.ready().await);
-        assert!(Instant::now() - t0 >= Duration::from_millis(3100), "{:?}", Instant::now() - t0);
+        pacer.pause_for("chat.postMessage", Duration::from_secs(3));
+        drop(pacer.ready("chat.update").await);
+        assert_eq!(Instant::now() - t0, Duration::from_millis(200), "another method is not held");
+        drop(pacer.ready("chat.postMessage").await);
+        assert!(Instant::now() - t0 >= Duration::from_millis(3000), "{:?}", Instant::now() - t0);
     }
 
     #[tokio::test(start_paused = true)]
     async fn the_pacer_caps_calls_in_flight() {
         let pacer = Pacer::new(2, Duration::ZERO);
-        let a = pacer.ready().await;
-        let b = pacer.ready().await;
-        assert!(tokio::time::timeout(Duration::from_secs(1), pacer.ready()).await.is_err(), "a third call got in");
+        let a = pacer.ready("m").await;
+        let b = pacer.ready("m").await;
+        assert!(tokio::time::timeout(Duration::from_secs(1), pacer.ready("m")).await.is_err(), "a third call got in");
         drop(a);
-        assert!(tokio::time::timeout(Duration::from_secs(1), pacer.ready()).await.is_ok());
+        assert!(tokio::time::timeout(Duration::from_secs(1), pacer.ready("m")).await.is_ok());
         drop(b);
     }
 }
