@@ -33,6 +33,9 @@ fn token_of(fake: &FakeSlack, m: &Message) -> Option<String> {
         .and_then(|(_, e)| e["value"].as_str().map(str::to_owned))
 }
 
+/// An outbox row as the debug output shows it: key, kind, attempts, sure failures, outcome, last error.
+type OutboxRow = (String, String, i64, i64, Option<String>, Option<String>);
+
 /// The value at `q` (0..1) of sorted `xs`.
 fn quantile(xs: &[f64], q: f64) -> f64 {
     let mut v = xs.to_vec();
@@ -135,7 +138,7 @@ async fn under_a_storm_of_failing_slack_calls_every_prompt_lands_once_and_closes
     }
     if std::env::var("STORM_DEBUG").is_ok() {
         for t in &live {
-            let rows: Vec<(String, String, i64, i64, Option<String>, Option<String>)> = sqlx::query_as(
+            let rows: Vec<OutboxRow> = sqlx::query_as(
                 "SELECT key, kind, attempts, sure_failures, outcome, last_error FROM outbox WHERE token = $1 ORDER BY id",
             )
             .bind(t.clone())
