@@ -758,3 +758,44 @@ async fn a_timeout_escalates_the_silent_approvers_dm_and_asks_the_manager_on_dis
         .await;
     }
 }
+
+/// Discord creates the prompt but answers after signoff's timeout (DESIGN 7.4): the retry finds the message it
+/// left (by the token in its buttons) instead of creating another, the click closes the one copy there is, and the
+/// outcome notice, also answered late, is sent again with the same nonce and arrives once (`enforce_nonce`).
+#[tokio::test]
+async fn a_prompt_discord_created_but_answered_late_is_found_not_sent_twice_and_closes() {
+    bounded(async {
+        let fake = FakeDiscord::start().await;
+        // The prompt's create and then the outcome notice's: both answered after signoff gave up on them.
+        fake.answer_creates_late(2, Duration::from_secs(8));
+        let app = discord_app(&TestDb::Sqlite, &fake, AppOptions::new().workflow("KIM_ONLY", &kim_only())).await;
+        let id = id_of(&app.create_ok(json!({ "requester": ANA, "resource": "kim-only" })).await);
+        let kim = discord_id(KIM);
+        let prompt = fake.wait_for_prompts(&[&kim]).await.remove(0);
+
+        // The send timed out, was retried, and found the message instead of creating a second one.
+        app.wait_until("the prompt's send is recorded", Duration::from_secs(30), async |app| {
+            app.count("SELECT COUNT(*) FROM prompt_messages").await == 1
+        })
+        .await;
+        let recorded: String = app.store_scalar("SELECT message FROM prompt_messages").await;
+        assert_eq!(recorded, prompt.id, "the message Discord created is the one recorded");
+        assert_eq!(fake.prompts_to(&kim).len(), 1, "one prompt on Discord");
+        let lists = fake.routes().iter().filter(|r| r.starts_with("GET ") && r.ends_with("/messages")).count();
+        assert!(lists >= 1, "the DM was read back before sending again: {:?}", fake.routes());
+
+        let r = app.discord_post(&fake_discord::click(&kim, &prompt, &prompt.button("Approve"))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        app.wait_for_state(&id, "approved").await;
+        app.wait_until("the outbox drains", Duration::from_secs(40), async |app| {
+            app.count("SELECT COUNT(*) FROM outbox WHERE done_at IS NULL").await == 0
+        })
+        .await;
+        let prompts = fake.prompts_to(&kim);
+        assert_eq!(prompts.len(), 1, "still one prompt");
+        assert!(prompts[0].elements().is_empty(), "no button left: {:#}", prompts[0].components);
+        let ana = discord_id(ANA);
+        assert_eq!(fake.messages_to(&ana).len(), 1, "one outcome notice for Ana: {:?}", fake.messages_to(&ana));
+    })
+    .await;
+}

@@ -110,12 +110,33 @@ impl Message {
     }
 }
 
+/// A message the fake created.
+#[derive(Debug, Clone)]
+struct Stored {
+    channel: String,
+    id: String,
+    content: Value,
+    embeds: Value,
+    components: Value,
+    original_components: Value,
+    nonce: Value,
+    deleted: bool,
+    created: Instant,
+}
+
+/// How long Discord remembers a nonce for `enforce_nonce` ("within the past few minutes").
+const NONCE_MEMORY: Duration = Duration::from_secs(120);
+
 #[derive(Default)]
 struct Inner {
     calls: Mutex<Vec<Call>>,
     /// (path suffix to match, answer).
     script: Mutex<VecDeque<(String, f64)>>,
     message_ids: AtomicU64,
+    /// Every message created, in order.
+    messages: Mutex<Vec<Stored>>,
+    /// The next creates (how many, and how late) are carried out at once but answered only after a while.
+    late: Mutex<(usize, Duration)>,
 }
 
 /// The running fake; stops when dropped.
@@ -170,37 +191,29 @@ impl FakeDiscord {
         self.calls().iter().map(|c| format!("{} {}", c.method, c.path)).collect()
     }
 
-    /// Messages created in `user`'s DM, as they now read.
+    /// Messages created in `user`'s DM and not deleted, as they now read.
     pub fn messages_to(&self, user: &str) -> Vec<Message> {
         let channel = FakeDiscord::dm_of(user);
-        let calls = self.calls();
-        let create = format!("/api/v10/channels/{channel}/messages");
-        calls
+        self.inner
+            .messages
+            .lock()
+            .unwrap()
             .iter()
-            .filter(|c| c.method == Method::POST && c.path == create && c.status == 200)
-            .map(|c| {
-                let id = c.answer["id"].as_str().unwrap_or_default().to_owned();
-                let mut m = Message {
-                    channel: channel.clone(),
-                    id: id.clone(),
-                    content: c.body["content"].as_str().unwrap_or_default().to_owned(),
-                    embeds: c.body["embeds"].clone(),
-                    components: c.body["components"].clone(),
-                };
-                for p in self.patches_of_in(&calls, &channel, &id) {
-                    if let Some(t) = p.body["content"].as_str() {
-                        m.content = t.to_owned();
-                    }
-                    if p.body.get("embeds").is_some() {
-                        m.embeds = p.body["embeds"].clone();
-                    }
-                    if p.body.get("components").is_some() {
-                        m.components = p.body["components"].clone();
-                    }
-                }
-                m
+            .filter(|m| m.channel == channel && !m.deleted)
+            .map(|m| Message {
+                channel: m.channel.clone(),
+                id: m.id.clone(),
+                content: m.content.as_str().unwrap_or_default().to_owned(),
+                embeds: m.embeds.clone(),
+                components: m.components.clone(),
             })
             .collect()
+    }
+
+    /// The next `n` message creates are carried out at once but answered only after `wait` (the caller times out
+    /// first, not knowing the message was created).
+    pub fn answer_creates_late(&self, n: usize, wait: Duration) {
+        *self.inner.late.lock().unwrap() = (n, wait);
     }
 
     fn patches_of_in(&self, calls: &[Call], channel: &str, id: &str) -> Vec<Call> {
@@ -215,14 +228,14 @@ impl FakeDiscord {
 
     /// Prompts created for `user` (messages that were created with an Approve button), as they now read.
     pub fn prompts_to(&self, user: &str) -> Vec<Message> {
-        let channel = FakeDiscord::dm_of(user);
-        let create = format!("/api/v10/channels/{channel}/messages");
         let prompt_ids: Vec<String> = self
-            .calls()
+            .inner
+            .messages
+            .lock()
+            .unwrap()
             .iter()
-            .filter(|c| c.method == Method::POST && c.path == create && c.status == 200)
-            .filter(|c| c.body["components"].to_string().contains("\"Approve\""))
-            .map(|c| c.answer["id"].as_str().unwrap_or_default().to_owned())
+            .filter(|m| m.original_components.to_string().contains("\"Approve\""))
+            .map(|m| m.id.clone())
             .collect();
         self.messages_to(user).into_iter().filter(|m| prompt_ids.contains(&m.id)).collect()
     }
@@ -323,12 +336,108 @@ async fn answer(
                     "recipients": [{ "id": recipient, "username": "someone", "discriminator": "0" }] })
         }
         ("POST", ["channels", channel, "messages"]) => {
-            let id = inner.message_ids.fetch_add(1, Ordering::SeqCst);
-            json!({ "id": id.to_string(), "channel_id": channel, "type": 0, "content": body["content"],
-                    "embeds": body["embeds"], "components": body["components"], "nonce": body["nonce"] })
+            // `enforce_nonce`: a create with a nonce seen in this channel within the last few minutes returns that
+            // message instead of creating another.
+            let stored = {
+                let mut messages = inner.messages.lock().unwrap();
+                let again = (body["enforce_nonce"] == true && !body["nonce"].is_null())
+                    .then(|| {
+                        messages.iter().find(|m| {
+                            m.channel == *channel && m.nonce == body["nonce"] && m.created.elapsed() < NONCE_MEMORY
+                        })
+                    })
+                    .flatten()
+                    .cloned();
+                match again {
+                    Some(m) => m,
+                    None => {
+                        let id = inner.message_ids.fetch_add(1, Ordering::SeqCst).to_string();
+                        let m = Stored {
+                            channel: (*channel).to_owned(),
+                            id,
+                            content: body["content"].clone(),
+                            embeds: body["embeds"].clone(),
+                            components: body["components"].clone(),
+                            original_components: body["components"].clone(),
+                            nonce: body["nonce"].clone(),
+                            deleted: false,
+                            created: Instant::now(),
+                        };
+                        messages.push(m.clone());
+                        m
+                    }
+                }
+            };
+            let late = {
+                let mut late = inner.late.lock().unwrap();
+                (late.0 > 0).then(|| {
+                    late.0 -= 1;
+                    late.1
+                })
+            };
+            let ok = json!({ "id": stored.id, "channel_id": channel, "type": 0, "content": stored.content,
+                             "embeds": stored.embeds, "components": stored.components, "nonce": stored.nonce });
+            record(200, &ok);
+            if let Some(wait) = late {
+                tokio::time::sleep(wait).await;
+            }
+            return respond(200, vec![], &ok);
         }
         ("PATCH", ["channels", channel, "messages", message]) => {
-            json!({ "id": message, "channel_id": channel, "type": 0, "content": body["content"], "components": body["components"] })
+            let mut messages = inner.messages.lock().unwrap();
+            let Some(m) = messages.iter_mut().find(|m| m.channel == *channel && m.id == *message && !m.deleted) else {
+                drop(messages);
+                let answer = json!({ "message": "Unknown Message", "code": 10008 });
+                record(404, &answer);
+                return respond(404, vec![], &answer);
+            };
+            if body.get("content").is_some() {
+                m.content = body["content"].clone();
+            }
+            if body.get("embeds").is_some() {
+                m.embeds = body["embeds"].clone();
+            }
+            if body.get("components").is_some() {
+                m.components = body["components"].clone();
+            }
+            json!({ "id": message, "channel_id": channel, "type": 0, "content": m.content, "components": m.components })
+        }
+        ("DELETE", ["channels", channel, "messages", message]) => {
+            let mut messages = inner.messages.lock().unwrap();
+            match messages.iter_mut().find(|m| m.channel == *channel && m.id == *message && !m.deleted) {
+                Some(m) => {
+                    m.deleted = true;
+                    drop(messages);
+                    record(204, &Value::Null);
+                    return (StatusCode::NO_CONTENT, "").into_response();
+                }
+                None => {
+                    drop(messages);
+                    let answer = json!({ "message": "Unknown Message", "code": 10008 });
+                    record(404, &answer);
+                    return respond(404, vec![], &answer);
+                }
+            }
+        }
+        // Newest first, `limit` at most (as Discord lists a channel); nonces are not returned here.
+        ("GET", ["channels", channel, "messages"]) => {
+            let limit: usize = uri
+                .query()
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("limit=")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(50);
+            let messages = inner.messages.lock().unwrap();
+            let listed: Vec<Value> = messages
+                .iter()
+                .rev()
+                .filter(|m| m.channel == *channel && !m.deleted)
+                .take(limit.clamp(1, 100))
+                .map(|m| {
+                    json!({ "id": m.id, "channel_id": m.channel, "type": 0, "content": m.content,
+                                 "embeds": m.embeds, "components": m.components })
+                })
+                .collect();
+            Value::Array(listed)
         }
         ("PUT", ["applications", app, "commands"]) | ("PUT", ["applications", app, "guilds", _, "commands"]) => {
             let defs = body.as_array().cloned().unwrap_or_default();

@@ -164,6 +164,8 @@ struct Inner {
     users: Mutex<HashMap<String, String>>,
     /// Method → how long the fake takes to answer it.
     delays: Mutex<HashMap<String, Duration>>,
+    /// Method → how long the fake waits, after doing what was asked, before it answers.
+    late: Mutex<HashMap<String, Duration>>,
     /// Messages accepted, in order.
     messages: Mutex<Vec<Stored>>,
     /// The last `ts` handed out, in microseconds (every `ts` is unique and follows the clock).
@@ -221,6 +223,12 @@ impl FakeSlack {
     /// Every later call to `method` waits this long before it is answered (a slow Slack).
     pub fn delay(&self, method: &str, delay: Duration) {
         self.inner.delays.lock().unwrap().insert(method.to_owned(), delay);
+    }
+
+    /// Every later call to `method` is carried out at once but answered only after `wait` (a post is visible before
+    /// its caller hears of it; a caller that dies meanwhile never learns it was delivered).
+    pub fn answer_late(&self, method: &str, wait: Duration) {
+        self.inner.late.lock().unwrap().insert(method.to_owned(), wait);
     }
 
     /// The next `n` calls to `method` get `answer`.
@@ -485,6 +493,10 @@ async fn api(
         None => {
             let answer = answer(&inner, &method, &params, auth.as_deref());
             record(answer.clone());
+            let late = inner.late.lock().unwrap().get(&method).copied();
+            if let Some(wait) = late {
+                tokio::time::sleep(wait).await;
+            }
             axum::Json(answer).into_response()
         }
     }

@@ -1272,6 +1272,8 @@ pub enum Script {
 struct ReceiverState {
     deliveries: Vec<Delivery>,
     script: VecDeque<Script>,
+    /// Until then every delivery gets a 503 (an outage).
+    down_until: Option<Instant>,
 }
 
 /// A provisioning endpoint on `127.0.0.1:0` that records and verifies every delivery.
@@ -1325,6 +1327,11 @@ impl WebhookReceiver {
         self.script(std::iter::repeat_n(Script::Fail, n));
     }
 
+    /// Every delivery in the next `d` gets a 503: the receiver is down.
+    pub fn down_for(&self, d: Duration) {
+        self.state.lock().unwrap().down_until = Some(Instant::now() + d);
+    }
+
     /// The next `n` deliveries hang past signoff's timeout.
     pub fn hang_next(&self, n: usize) {
         self.script(std::iter::repeat_n(Script::Hang, n));
@@ -1372,8 +1379,15 @@ async fn receive(state: &Mutex<ReceiverState>, secret: &str, headers: &HeaderMap
     let signature = header("x-signoff-signature");
     let signature_valid =
         timestamp.parse::<i64>().is_ok_and(|ts| verify_signature(secret.as_bytes(), ts, body, &signature));
-    let step = state.lock().unwrap().script.pop_front();
-    let answered = if step == Some(Script::Fail) { 500 } else { 200 };
+    let down = state.lock().unwrap().down_until.is_some_and(|t| Instant::now() < t);
+    let step = if down { None } else { state.lock().unwrap().script.pop_front() };
+    let answered = if down {
+        503
+    } else if step == Some(Script::Fail) {
+        500
+    } else {
+        200
+    };
     state.lock().unwrap().deliveries.push(Delivery {
         id: header("x-signoff-delivery"),
         timestamp,

@@ -64,9 +64,10 @@ const SERENITY_ORIGIN: &str = "https://discord.com";
 /// The versioned path serenity's routes carry after the origin.
 const API_PATH: &str = "/api/v10";
 /// Time allowed to establish a connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time allowed for a whole request, so that a stuck connection cannot hold an outbox worker.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time allowed for a whole request, so that a stuck connection cannot hold an outbox worker: Discord answers in
+/// well under a second, and a create that timed out is found by its nonce before it is sent again.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(6);
 /// The wait reported for a 429 that says nothing about how long to wait.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// The longest wait we report, whatever a (broken) answer claims.

@@ -16,9 +16,10 @@
 //!   HTTP status; they never carry the token or a response body.
 //! - **Pacing**: a fan-out of a thousand prompts is a thousand outbox deliveries at once. A pacer lets at most
 //!   [`SlackSettings::max_in_flight`] calls run at a time, starts them at least
-//!   [`SlackSettings::min_interval`] apart, and when Slack answers 429 with `Retry-After: n`, holds every paced
-//!   call *to that method* for `n` seconds, not only the one that was refused: Slack limits per method and
-//!   workspace (its rate tiers), so the method is what "slow down" is about. The refused call itself returns
+//!   [`SlackSettings::min_interval`] apart. When Slack answers 429 with `Retry-After: n`, the refused call
+//!   returns `RateLimited` and the outbox retries it after `n` seconds; a refused lookup that many deliveries
+//!   share (`conversations.open`, `users.lookupByEmail`) also holds every call to that method for `n` seconds,
+//!   since those are limited per method and workspace. The refused call itself returns
 //!   `RateLimited` and the outbox retries it, so no prompt is lost. Calls made while a person waits on a click
 //!   (`views.open`, `users.info`, `response_url` replies) skip the pacer: a `trigger_id` dies after 3 seconds and
 //!   must not queue behind a fan-out.
@@ -431,8 +432,12 @@ impl SlackAdapter {
             }),
         };
         if let Err(Failure { error: ChatError::RateLimited { retry_after }, .. }) = &result {
-            tracing::warn!(method, ?retry_after, "Slack asked us to slow down; pausing these paced calls");
-            if let Some(key) = &pace {
+            // A lookup many deliveries share holds its method for the wait. A call in one conversation holds only
+            // itself: the outbox retries it after the wait, and the conversation's other messages go on. Holding
+            // the whole conversation made every 429 delay every prompt to that person (a 1-of-3 ask sends the
+            // same three people many prompts at once).
+            tracing::warn!(method, ?retry_after, "Slack asked us to slow down");
+            if let (Lane::Lookup, Some(key)) = (lane, &pace) {
                 self.pacer.pause_for(key, *retry_after);
             }
         }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fake_slack::{BOT_TOKEN, Call, FakeSlack, Scripted};
+use fake_slack::{BOT_TOKEN, FakeSlack, Scripted};
 use serde_json::{Value, json};
 use signoff_port::{
     ChatAdapter, ChatError, ChatUser, MessageRef, Notification, Platform, PromptClosing, PromptMessage,
@@ -177,7 +177,7 @@ async fn a_429_is_rate_limited_with_slacks_retry_after_and_holds_later_calls() {
     let err = slack.send_prompt(&user("U1"), &prompt("t1"), &mark()).await.unwrap_err();
     assert_eq!(err, ChatError::RateLimited { retry_after: Duration::from_secs(1) });
 
-    // Another method is not held: Slack's limits are per method.
+    // Nothing else is held: the refused call waits, as the outbox retries it.
     let t0 = Instant::now();
     slack
         .close_prompt(
@@ -187,9 +187,15 @@ async fn a_429_is_rate_limited_with_slacks_retry_after_and_holds_later_calls() {
         .await
         .unwrap();
     assert!(t0.elapsed() < Duration::from_millis(800), "{:?}", t0.elapsed());
-    // Every later call to the refused method waits out the pause.
     slack.send_prompt(&user("U1"), &prompt("t1b"), &mark()).await.unwrap();
-    assert!(t0.elapsed() >= Duration::from_millis(800), "{:?}", t0.elapsed());
+    assert!(t0.elapsed() < Duration::from_millis(800), "{:?}", t0.elapsed());
+    // A refused lookup that deliveries share holds its method for the wait.
+    fake.fail_next(1, Some("conversations.open"), Scripted::RateLimited { retry_after_secs: 1 });
+    let err = slack.send_prompt(&user("U7"), &prompt("t7"), &mark()).await.unwrap_err();
+    assert_eq!(err, ChatError::RateLimited { retry_after: Duration::from_secs(1) });
+    let t1 = Instant::now();
+    slack.send_prompt(&user("U8"), &prompt("t8"), &mark()).await.unwrap();
+    assert!(t1.elapsed() >= Duration::from_millis(800), "{:?}", t1.elapsed());
 
     // The same without a JSON body, as Slack's docs show a 429.
     fake.fail_next(1, Some("conversations.open"), Scripted::RateLimitedBare { retry_after_secs: 2 });
@@ -302,7 +308,7 @@ async fn respond_posts_the_reply_to_the_response_url_without_our_token() {
 }
 
 /// A thousand prompts at once, as the outbox would deliver a large fan-out: the adapter keeps at most
-/// `max_in_flight` calls open, a 429 midway stops posts to that conversation for its `Retry-After`, and the refused deliveries
+/// `max_in_flight` calls open, a 429 midway is waited out by the refused delivery, and the refused deliveries
 /// succeed when retried (as the outbox does), so none is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_fan_out_of_a_thousand_prompts_is_paced_and_loses_nothing() {
@@ -370,16 +376,6 @@ async fn a_fan_out_of_a_thousand_prompts_is_paced_and_loses_nothing() {
     assert!(fake.max_in_flight() <= MAX_IN_FLIGHT, "{} in flight", fake.max_in_flight());
     // How fast the fan-out goes is a benchmark's question (BENCHMARKS.md), not this test's.
 
-    // While Slack's Retry-After ran, no new post reached the conversation it was about (posting is limited per
-    // channel), while posts to the others went on.
-    let calls = fake.calls_to("chat.postMessage");
-    let refused = calls.iter().find(|c| c.scripted).unwrap();
-    let (limited, channel) = (refused.at, refused.params["channel"].clone());
-    let window = |c: &&Call| c.at > limited + Duration::from_millis(100) && c.at < limited + Duration::from_millis(900);
-    let same: Vec<Duration> =
-        calls.iter().filter(window).filter(|c| c.params["channel"] == channel).map(|c| c.at - limited).collect();
-    assert!(same.is_empty(), "posts to the refused conversation during the pause: {same:?}");
-    assert!(calls.iter().filter(window).count() > 0, "posts elsewhere went on during the pause");
     // Starts were spaced by min_interval: the calls took at least that long in all.
     assert!(elapsed >= Duration::from_millis((PROMPTS + PEOPLE) as u64) - Duration::from_millis(100));
 }
