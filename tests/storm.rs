@@ -117,6 +117,28 @@ async fn under_a_storm_of_failing_slack_calls_every_prompt_lands_once_and_closes
     .await;
     let drained = last_click.elapsed().as_secs_f64();
     fake.calm();
+    if std::env::var("STORM_DEBUG").is_ok() {
+        // The slowest deliveries after the last click, to see what held the drain.
+        let rows: Vec<(String, i64, i64, Option<String>, Option<String>, i64, i64)> = sqlx::query_as(
+            "SELECT kind, attempts, sure_failures, outcome, last_error, created_at, done_at FROM outbox ORDER BY done_at DESC LIMIT 15",
+        )
+        .fetch_all(app.store().reader())
+        .await
+        .unwrap();
+        let end = rows.first().map_or(0, |r| r.6);
+        for r in rows {
+            eprintln!(
+                "SLOW {} attempts={} sure={} took={:.1}s done={:.1}s-before-end {:?} {:?}",
+                r.0,
+                r.1,
+                r.2,
+                (r.6 - r.5) as f64 / 1000.0,
+                (end - r.6) as f64 / 1000.0,
+                r.3,
+                r.4
+            );
+        }
+    }
 
     // One message per prompt, none with a button left; every notice once.
     let mut copies: HashMap<String, usize> = HashMap::new();

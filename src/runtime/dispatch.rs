@@ -639,7 +639,17 @@ async fn close_found(
     let Some(adapter) = inner.chat.adapter(to.platform) else {
         return Outcome::Failed(format!("{} is not configured", to.platform.as_str()));
     };
-    let mark = Mark { key: row.key.clone(), token: Some(token.to_owned()), since_ms: row.created_at - DAY_MS };
+    // Copies are no older than the prompt's first send: the search of the conversation starts there.
+    let first_send: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(created_at) FROM outbox WHERE kind = 'prompt.send' AND token = $1 AND platform = $2",
+    )
+    .bind(token.to_owned())
+    .bind(to.platform.as_str())
+    .fetch_one(inner.store.reader())
+    .await
+    .unwrap_or(None);
+    let since_ms = first_send.unwrap_or(row.created_at - DAY_MS);
+    let mark = Mark { key: row.key.clone(), token: Some(token.to_owned()), since_ms };
     let mut copies = match adapter.find_copies(to, &mark).await {
         Ok(c) => c,
         Err(e) => return chat_outcome(inner, row, e),
@@ -661,8 +671,8 @@ async fn close_found(
     Outcome::Done(format!("closed {} cop{}", copies.len(), if copies.len() == 1 { "y" } else { "ies" }))
 }
 
-/// How far back a closing searches a conversation for copies, before the closing row itself was written: a prompt
-/// is sent before it is closed, and rarely more than a day before.
+/// How far back a closing searches a conversation for copies when the prompt's send rows are gone (purged after a
+/// week): a prompt is sent before it is closed, and rarely more than a day before.
 const DAY_MS: i64 = 86_400_000;
 
 /// A prompt's stored message, and whether its send had an attempt in doubt.

@@ -70,8 +70,8 @@ pub struct SlackSettings {
     pub bot_token: SecretString,
     /// The Web API base URL without a trailing `/`: [`DEFAULT_API_URL`], or a local fake over plain HTTP.
     pub api_url: String,
-    /// At most this many paced calls at once. Default 32, the outbox dispatcher's own concurrency, so the pacer
-    /// holds deliveries back only when Slack has asked it to.
+    /// At most this many paced calls at once. Default 64, the outbox dispatcher's own concurrency: deliveries stuck
+    /// on a slow answer (up to [`SlackSettings::request_timeout`]) must not starve the rest.
     pub max_in_flight: usize,
     /// Paced calls start at least this far apart. Default zero: Slack's limits differ by method, workspace and
     /// channel, and Slack says when one is reached (429 with `Retry-After`, which pauses every paced call), so a
@@ -90,7 +90,7 @@ impl SlackSettings {
         SlackSettings {
             bot_token,
             api_url: DEFAULT_API_URL.to_owned(),
-            max_in_flight: 32,
+            max_in_flight: 64,
             min_interval: Duration::ZERO,
             request_timeout: Duration::from_secs(6),
         }
