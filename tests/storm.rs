@@ -36,6 +36,10 @@ fn token_of(fake: &FakeSlack, m: &Message) -> Option<String> {
 /// An outbox row as the debug output shows it: key, kind, attempts, sure failures, outcome, last error.
 type OutboxRow = (String, String, i64, i64, Option<String>, Option<String>);
 
+/// A finished outbox row as the debug output shows it: kind, attempts, sure failures, outcome, last error, created,
+/// done.
+type SlowRow = (String, i64, i64, Option<String>, Option<String>, i64, i64);
+
 /// The value at `q` (0..1) of sorted `xs`.
 fn quantile(xs: &[f64], q: f64) -> f64 {
     let mut v = xs.to_vec();
@@ -119,7 +123,7 @@ async fn under_a_storm_of_failing_slack_calls_every_prompt_lands_once_and_closes
     fake.calm();
     if std::env::var("STORM_DEBUG").is_ok() {
         // The slowest deliveries after the last click, to see what held the drain.
-        let rows: Vec<(String, i64, i64, Option<String>, Option<String>, i64, i64)> = sqlx::query_as(
+        let rows: Vec<SlowRow> = sqlx::query_as(
             "SELECT kind, attempts, sure_failures, outcome, last_error, created_at, done_at FROM outbox ORDER BY done_at DESC LIMIT 15",
         )
         .fetch_all(app.store().reader())
