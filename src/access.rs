@@ -130,7 +130,11 @@ pub struct TokenSpec {
 impl fmt::Debug for TokenSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The digest is not secret, but it is noise in a debug print.
-        f.debug_struct("TokenSpec").field("name", &self.name).field("scopes", &self.scopes).field("as", &self.as_).finish()
+        f.debug_struct("TokenSpec")
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .field("as", &self.as_)
+            .finish()
     }
 }
 
@@ -188,12 +192,8 @@ impl Tokens {
     pub fn new(legacy: &[SecretString], declared: &[TokenSpec]) -> Tokens {
         let mut by_digest = HashMap::new();
         for (i, t) in legacy.iter().enumerate() {
-            let caller = Caller {
-                name: format!("legacy-{}", i + 1),
-                scopes: vec![Scope::Admin],
-                as_: None,
-                legacy: true,
-            };
+            let caller =
+                Caller { name: format!("legacy-{}", i + 1), scopes: vec![Scope::Admin], as_: None, legacy: true };
             by_digest.insert(digest(t.expose_secret()), Arc::new(caller));
         }
         for t in declared {

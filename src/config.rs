@@ -1051,7 +1051,9 @@ fn slack_id(name: &str, text: &str, first: char) -> Result<String, String> {
     if ok {
         Ok(text.to_owned())
     } else {
-        Err(format!("`{name}` must be a Slack id starting with `{first}` (upper-case letters and digits), found `{text}`"))
+        Err(format!(
+            "`{name}` must be a Slack id starting with `{first}` (upper-case letters and digits), found `{text}`"
+        ))
     }
 }
 
@@ -1724,7 +1726,10 @@ secret = "webhook-secret"
         let all = errs.join("\n");
         assert!(all.contains("conf/signoff.toml:2:8: a token's `name` must be"), "{all}");
         assert!(all.contains("conf/signoff.toml:3:10: `sha256` must be the token's SHA-256"), "{all}");
-        assert!(all.contains("conf/signoff.toml:4:11: unknown scope `decide:all`, did you mean `decide:any`?"), "{all}");
+        assert!(
+            all.contains("conf/signoff.toml:4:11: unknown scope `decide:all`, did you mean `decide:any`?"),
+            "{all}"
+        );
         assert!(all.contains("conf/signoff.toml:5:1: a token's value never goes in the config"), "{all}");
         assert!(all.contains("scope `decide` acts as the token's own person"), "{all}");
         assert!(!all.contains("s3cret"), "{all}");
@@ -1735,21 +1740,30 @@ secret = "webhook-secret"
         ));
         assert_eq!(errs, vec!["conf/signoff.toml:5:1: a token named `a` is already declared; names must be unique"]);
         let errs = errors_env("", &[("SIGNOFF_API_TOKEN", "x"), ("SIGNOFF_API_MAX_ITEMS", "0")]);
-        assert!(errs[0].contains("SIGNOFF_API_MAX_ITEMS: `api.max_items` must be a whole number from 1 to 100000"), "{errs:?}");
+        assert!(
+            errs[0].contains("SIGNOFF_API_MAX_ITEMS: `api.max_items` must be a whole number from 1 to 100000"),
+            "{errs:?}"
+        );
         assert!(errs[1].contains("SIGNOFF_API_TOKEN: declare `[[api.token]]` tables in the config file"), "{errs:?}");
     }
 
     #[test]
     fn audit_key_and_slack_workspace_are_checked() {
         let seed = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
-        let c = parse_env("[slack]\nteam_id = \"T0001\"\nenterprise_id = \"E0001\"\n", &[("SIGNOFF_AUDIT_SIGNING_KEY", seed)])
-            .unwrap();
+        let c = parse_env(
+            "[slack]\nteam_id = \"T0001\"\nenterprise_id = \"E0001\"\n",
+            &[("SIGNOFF_AUDIT_SIGNING_KEY", seed)],
+        )
+        .unwrap();
         assert_eq!(secret(&c.audit.signing_key), Some(seed));
         assert_eq!(c.slack.team_id.as_deref(), Some("T0001"));
         assert_eq!(c.slack.enterprise_id.as_deref(), Some("E0001"));
         let errs = errors("[audit]\nsigning_key = \"not-a-key\"\n[slack]\nteam_id = \"workspace\"\n");
         assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs[0].starts_with("conf/signoff.toml:2:15: `audit.signing_key`: must be an Ed25519 private key"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("conf/signoff.toml:2:15: `audit.signing_key`: must be an Ed25519 private key"),
+            "{errs:?}"
+        );
         assert!(!errs[0].contains("not-a-key"), "{errs:?}");
         assert!(errs[1].contains("`slack.team_id` must be a Slack id starting with `T`"), "{errs:?}");
     }

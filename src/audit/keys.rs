@@ -33,8 +33,8 @@ pub fn verifying_key(text: &str) -> Result<VerifyingKey, String> {
         return VerifyingKey::from_public_key_pem(text)
             .map_err(|_| "not an Ed25519 public key in PEM (`openssl pkey -pubout`)".to_owned());
     }
-    let bytes = base64_bytes(text)
-        .ok_or_else(|| "must be an Ed25519 public key: PEM, or base64 of its 32 bytes".to_owned())?;
+    let bytes =
+        base64_bytes(text).ok_or_else(|| "must be an Ed25519 public key: PEM, or base64 of its 32 bytes".to_owned())?;
     let raw: [u8; 32] = bytes
         .try_into()
         .map_err(|b: Vec<u8>| format!("a base64 Ed25519 public key is 32 bytes, this one is {}", b.len()))?;

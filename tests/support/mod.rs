@@ -63,12 +63,10 @@ use hyper_util::rt::TokioExecutor;
 use secrecy::SecretString;
 use serde_json::Value;
 use signoff::app::{Application, Options};
-use signoff::catalog::{Catalog, Settings};
+use signoff::catalog::{Catalog, CatalogSource, Settings};
 use signoff::chat::memory::{Call, MemoryAdapter};
 use signoff::config::Config;
-use signoff::policy::Policies;
 use signoff::runtime::{Runtime, Tuning};
-use signoff::source::{self, Format};
 use signoff::store::Store;
 use signoff_port::{ChatAdapter, ChatUser, MessageRef, Notification, Platform, PromptClosing, PromptMessage};
 
@@ -521,26 +519,21 @@ impl AppOptions {
         self
     }
 
-    /// Builds the catalog these options describe (panics with the diagnostics when invalid).
+    /// Builds the catalog these options describe (panics with the diagnostics when invalid). It is built from
+    /// its source text, as `signoff serve` builds one from files, so it carries a snapshot that audit rows name.
     pub fn catalog(&self) -> Catalog {
-        let docs: Vec<source::Document> =
-            self.directory.iter().enumerate().map(|(i, text)| parse(&format!("directory/{i}.yaml"), text)).collect();
-        let directory =
-            signoff::directory::load_documents(&docs).unwrap_or_else(|d| panic!("the test directory is invalid:\n{d}"));
-        let mut policies = Policies::builtin();
-        let mut diags = signoff::diag::Diagnostics::new();
-        for (i, text) in self.policies.iter().enumerate() {
-            policies.add_document(&parse(&format!("policies/{i}.yaml"), text), false, &mut diags);
-        }
-        assert!(diags.is_empty(), "the test policies are invalid:\n{diags}");
-        Catalog::new(directory, policies, self.settings.clone())
-            .unwrap_or_else(|d| panic!("the test directory and policies do not fit together:\n{d}"))
+        let named = |folder: &str, docs: &[String]| -> Vec<(String, String)> {
+            docs.iter().enumerate().map(|(i, text)| (format!("{folder}/{i}.yaml"), text.clone())).collect()
+        };
+        let source = CatalogSource::new(
+            named("directory", &self.directory),
+            named("policies", &self.policies),
+            signoff::policy::builtin_text(),
+            &self.settings,
+        );
+        Catalog::from_source(&source)
+            .unwrap_or_else(|d| panic!("the test directory and policies are invalid or do not fit together:\n{d}"))
     }
-}
-
-fn parse(name: &str, text: &str) -> source::Document {
-    source::parse_str(Arc::from(Path::new(name)), text, Format::Yaml)
-        .unwrap_or_else(|d| panic!("{d}\nin the test document:\n{text}"))
 }
 
 // ---------------------------------------------------------------------------------------------------------
