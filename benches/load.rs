@@ -786,7 +786,7 @@ async fn decisions_run(
     metrics: &PrometheusHandle,
 ) -> anyhow::Result<f64> {
     let store = Store::open(url).await.context("opening the store")?;
-    let rt = Runtime::start(store, cat, chat(with_chat), None, Tuning::default());
+    let rt = Runtime::start(store, cat, chat(with_chat), None, Tuning::default(), None);
 
     let before_create = Counters::read(metrics);
     let (pending, created) = precreate(&rt, n).await;
@@ -1281,7 +1281,7 @@ async fn fetch_vals(store: &Store, cols: &[&str], from_where: &str, bind: &str) 
 async fn template(dir: &Path, cat: Arc<Catalog>, requester: &str, approver: &str) -> anyhow::Result<Template> {
     let db = dir.join(format!("template-{}.db", rand::random::<u32>()));
     let store = Store::open(&sqlite_url(&db)).await?;
-    let rt = Runtime::start(store, cat, Chat::new(vec![Arc::new(ConsoleAdapter)]), None, Tuning::default());
+    let rt = Runtime::start(store, cat, Chat::new(vec![Arc::new(ConsoleAdapter)]), None, Tuning::default(), None);
     let view = rt.create(new_request(requester.to_owned()), signoff::time::now()).await?;
     wait_drained(rt.store(), Duration::from_secs(30)).await.ok_or_else(|| anyhow!("template prompt not delivered"))?;
     let store = rt.store().clone();

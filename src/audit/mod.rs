@@ -8,12 +8,16 @@
 //! Appends lock `audit_head` in the writing transaction, so on PostgreSQL replicas take turns and the chain
 //! never forks; on SQLite the single writer connection does the same.
 
+pub mod checkpoint;
 pub mod keys;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
 
+pub use checkpoint::{Checkpoint, Signer};
+
+use crate::catalog::Snapshot;
 use crate::store::rows::{Inserts, Val};
 use crate::store::{Store, from_ms, ms};
 use crate::time::Timestamp;
@@ -108,10 +112,17 @@ impl Canonical<'_> {
     }
 }
 
-/// Appends entries in the caller's transaction, locking the chain's head until it commits.
-pub async fn append(store: &Store, tx: &mut Transaction<'static, Any>, entries: &[Entry]) -> Result<(), sqlx::Error> {
+/// Appends entries in the caller's transaction, locking the chain's head until it commits. With a `signer`, a
+/// checkpoint of the new head is stored in the same transaction and returned, for the caller to log once the
+/// transaction has committed ([`checkpoint::log`]).
+pub async fn append(
+    store: &Store,
+    tx: &mut Transaction<'static, Any>,
+    entries: &[Entry],
+    signer: Option<&Signer>,
+) -> Result<Option<Checkpoint>, sqlx::Error> {
     if entries.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let sql = format!("SELECT seq, hash FROM audit_head WHERE id = 1{}", store.for_update());
     let head = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&mut **tx).await?;
@@ -148,10 +159,27 @@ pub async fn append(store: &Store, tx: &mut Transaction<'static, Any>, entries: 
         ]);
     }
     rows.flush(tx).await?;
+    let checkpoint = signer.map(|s| s.sign(seq, &prev, crate::time::now()));
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
         .bind(seq)
         .bind(prev)
         .execute(&mut **tx)
+        .await?;
+    if let Some(c) = &checkpoint {
+        checkpoint::insert(tx, c).await?;
+    }
+    Ok(checkpoint)
+}
+
+/// Stores a catalog snapshot, once per id (a restart with the same files finds it there). Audit rows name the
+/// id of the catalog the runtime runs on, so it must be stored before the first such row commits: the
+/// application does it right after opening the store, before the runtime starts.
+pub async fn save_catalog(store: &Store, snapshot: &Snapshot) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO catalogs (id, source, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+        .bind(snapshot.id().to_owned())
+        .bind(snapshot.json().to_owned())
+        .bind(ms(crate::time::now()))
+        .execute(store.writer())
         .await?;
     Ok(())
 }

@@ -22,6 +22,7 @@ use std::time::Duration as StdDuration;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
+use crate::audit::Signer;
 use crate::catalog::{Catalog, LookupError};
 use crate::chat::Chat;
 use crate::engine::{self, Decision, GrantEnd, ItemSpec, Refusal};
@@ -185,6 +186,8 @@ pub(crate) struct Inner {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) chat: Chat,
     pub(crate) webhook: Option<Webhook>,
+    /// Signs a checkpoint of the audit chain's head at every commit that appends to it (`[audit] signing_key`).
+    pub(crate) signer: Option<Arc<Signer>>,
     pub(crate) tuning: Tuning,
     /// This process's name in leases.
     pub(crate) owner: String,
@@ -207,8 +210,16 @@ pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
 const QUEUE: usize = 8192;
 
 impl Runtime {
-    /// Starts the committer, dispatcher and timer loop over an open, migrated store.
-    pub fn start(store: Store, catalog: Arc<Catalog>, chat: Chat, webhook: Option<Webhook>, tuning: Tuning) -> Runtime {
+    /// Starts the committer, dispatcher and timer loop over an open, migrated store. With a `signer`, every commit
+    /// that appends audit rows also stores a signed checkpoint of the chain's head.
+    pub fn start(
+        store: Store,
+        catalog: Arc<Catalog>,
+        chat: Chat,
+        webhook: Option<Webhook>,
+        tuning: Tuning,
+        signer: Option<Arc<Signer>>,
+    ) -> Runtime {
         if tuning.lease < dispatch::DELIVERY_TIMEOUT {
             tracing::warn!(
                 lease_ms = tuning.lease.as_millis() as u64,
@@ -223,6 +234,7 @@ impl Runtime {
             catalog,
             chat,
             webhook,
+            signer,
             tuning,
             owner,
             jobs: tx,
