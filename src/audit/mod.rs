@@ -10,6 +10,8 @@
 
 pub mod checkpoint;
 pub mod keys;
+pub mod replay;
+pub mod verify;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};

@@ -375,6 +375,11 @@ pub struct AppOptions {
     pub slack: Option<SlackSetup>,
     /// Chat on Discord through the config's real adapter, pointed at a fake Discord, instead of `platforms`.
     pub discord: Option<DiscordSetup>,
+    /// `[audit] signing_key` (base64 of a seed, or PEM).
+    pub signing_key: Option<String>,
+    /// Whether the catalog keeps its snapshot (audit rows then name it). `false` plays a database written
+    /// before catalog snapshots were recorded.
+    pub snapshot: bool,
 }
 
 /// `[slack]` for an app that talks to a fake Slack ([`AppOptions::slack`]).
@@ -414,6 +419,8 @@ impl Default for AppOptions {
             settings: Settings::default(),
             slack: None,
             discord: None,
+            signing_key: None,
+            snapshot: true,
         }
     }
 }
@@ -507,6 +514,18 @@ impl AppOptions {
         self.policies(format!("workflows:\n  {name}:\n{indented}")).resource(&resource, name)
     }
 
+    /// Sign audit checkpoints with this `[audit] signing_key`.
+    pub fn signing_key(mut self, key: impl Into<String>) -> Self {
+        self.signing_key = Some(key.into());
+        self
+    }
+
+    /// Run on a catalog without a snapshot, as signoff did before snapshots were recorded.
+    pub fn without_snapshot(mut self) -> Self {
+        self.snapshot = false;
+        self
+    }
+
     /// Background timings.
     pub fn tuning(mut self, tuning: Tuning) -> Self {
         self.tuning = tuning;
@@ -572,7 +591,10 @@ pub struct TestApp {
 /// Builds and starts the real application described by `opts`.
 pub async fn spawn_app(opts: AppOptions) -> TestApp {
     init_tracing();
-    let catalog = opts.catalog();
+    let mut catalog = opts.catalog();
+    if !opts.snapshot {
+        catalog.snapshot = None;
+    }
     let (database, url) = match &opts.db {
         Db::Fresh(kind) => {
             let db = Arc::new(kind.create().await);
@@ -587,6 +609,7 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
     config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     config.database.url = url;
     config.api.tokens = opts.tokens.iter().map(|t| SecretString::from(t.clone())).collect();
+    config.audit.signing_key = opts.signing_key.clone().map(SecretString::from);
     if let Some((url, secret)) = &opts.webhook {
         config.webhooks.url = Some(url.clone());
         config.webhooks.secret = Some(SecretString::from(secret.clone()));
