@@ -111,8 +111,8 @@ const CURRENT_NOTE: &str = " (replayed with the current directory and policies: 
 impl Catalogs {
     /// The catalog a row names and whether it is the current config's. `Err(None)`: it could not be had
     /// (already reported); `Err(Some(why))`: it was never looked for, to be reported at the row.
-    fn of(&self, detail: &serde_json::Value) -> Result<(Arc<Catalog>, bool), Option<String>> {
-        match detail.get("catalog").and_then(serde_json::Value::as_str) {
+    fn of(&self, named: Option<&str>) -> Result<(Arc<Catalog>, bool), Option<String>> {
+        match named {
             Some(id) => match self.by_id.get(id) {
                 Some(Some(c)) => Ok((c.clone(), false)),
                 Some(None) => Err(None),
@@ -154,12 +154,15 @@ pub struct Counts {
     pub skipped: u64,
 }
 
-/// `requested` detail: `{resource, items, request: {roles, for, justification, duration}, catalog?}`.
+/// `requested` detail: `{resource, items, request: {roles, for, justification, duration}, catalog?}`. Fields
+/// this does not name (other details a row may carry) are ignored.
 #[derive(Deserialize)]
 struct RequestedDetail {
     resource: String,
     items: usize,
     request: RequestBody,
+    #[serde(default)]
+    catalog: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -179,22 +182,30 @@ struct DecisionDetail {
     prompt: u32,
     decision: Decision,
     channel: String,
+    #[serde(default)]
+    catalog: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct TimerDetail {
     timer: u32,
+    #[serde(default)]
+    catalog: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct CancelDetail {
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    catalog: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct GrantEndDetail {
     how: GrantEnd,
+    #[serde(default)]
+    catalog: Option<String>,
 }
 
 /// One item being rebuilt.
@@ -231,11 +242,8 @@ pub(crate) fn request(id: &str, rows: &RequestRows, catalogs: &Catalogs, problem
         return;
     }
     counts.requests += 1;
-    let parsed: Result<(serde_json::Value, RequestedDetail), String> = serde_json::from_str(&start.detail)
-        .map_err(|e| e.to_string())
-        .and_then(|v: serde_json::Value| Ok((v.clone(), serde_json::from_value(v).map_err(|e| e.to_string())?)));
-    let (detail_value, detail) = match parsed {
-        Ok(p) => p,
+    let detail: RequestedDetail = match serde_json::from_str(&start.detail) {
+        Ok(d) => d,
         Err(e) => {
             problems.push(Place::Row(start.seq), format!("its `requested` detail cannot be read: {e}"));
             return;
@@ -268,7 +276,7 @@ pub(crate) fn request(id: &str, rows: &RequestRows, catalogs: &Catalogs, problem
             format!("it records {} items but its request makes {}", detail.items, specs.len()),
         );
     }
-    let (catalog, current) = match catalogs.of(&detail_value) {
+    let (catalog, current) = match catalogs.of(detail.catalog.as_deref()) {
         Ok(c) => c,
         Err(why) => {
             if let Some(why) = why {
@@ -306,15 +314,7 @@ pub(crate) fn request(id: &str, rows: &RequestRows, catalogs: &Catalogs, problem
         if state.stopped {
             continue;
         }
-        let detail: serde_json::Value = match serde_json::from_str(&r.detail) {
-            Ok(v) => v,
-            Err(e) => {
-                problems.push(Place::Row(r.seq), format!("its detail is not JSON: {e}"));
-                state.stopped = true;
-                continue;
-            }
-        };
-        let event = match event(r, &detail) {
+        let (event, named) = match event(r) {
             Ok(e) => e,
             Err(e) => {
                 problems.push(Place::Row(r.seq), format!("its `{}` detail cannot be read: {e}", r.kind));
@@ -322,7 +322,7 @@ pub(crate) fn request(id: &str, rows: &RequestRows, catalogs: &Catalogs, problem
                 continue;
             }
         };
-        let (catalog, current) = match catalogs.of(&detail) {
+        let (catalog, current) = match catalogs.of(named.as_deref()) {
             Ok(c) => c,
             Err(why) => {
                 if let Some(why) = why {
@@ -378,27 +378,27 @@ pub(crate) fn request(id: &str, rows: &RequestRows, catalogs: &Catalogs, problem
     }
 }
 
-/// The event an audit row records.
-fn event(r: &AuditRow, detail: &serde_json::Value) -> Result<Event, String> {
+/// The event an audit row records, and the catalog snapshot it names.
+fn event(r: &AuditRow) -> Result<(Event, Option<String>), String> {
     let at = from_ms(r.at);
     let actor = || r.actor.clone().ok_or_else(|| "the row names no actor".to_owned());
     let read = |e: serde_json::Error| e.to_string();
     Ok(match r.kind.as_str() {
         "decision" => {
-            let d: DecisionDetail = serde_json::from_value(detail.clone()).map_err(read)?;
-            Event::Decide { prompt: d.prompt, by: actor()?, decision: d.decision, channel: d.channel, at }
+            let d: DecisionDetail = serde_json::from_str(&r.detail).map_err(read)?;
+            (Event::Decide { prompt: d.prompt, by: actor()?, decision: d.decision, channel: d.channel, at }, d.catalog)
         }
         "timer" => {
-            let d: TimerDetail = serde_json::from_value(detail.clone()).map_err(read)?;
-            Event::TimerFired { timer: d.timer, at }
+            let d: TimerDetail = serde_json::from_str(&r.detail).map_err(read)?;
+            (Event::TimerFired { timer: d.timer, at }, d.catalog)
         }
         "cancel" => {
-            let d: CancelDetail = serde_json::from_value(detail.clone()).map_err(read)?;
-            Event::Cancel { by: actor()?, reason: d.reason, at }
+            let d: CancelDetail = serde_json::from_str(&r.detail).map_err(read)?;
+            (Event::Cancel { by: actor()?, reason: d.reason, at }, d.catalog)
         }
         "grant.end" => {
-            let d: GrantEndDetail = serde_json::from_value(detail.clone()).map_err(read)?;
-            Event::EndGrant { by: actor()?, how: d.how, at }
+            let d: GrantEndDetail = serde_json::from_str(&r.detail).map_err(read)?;
+            (Event::EndGrant { by: actor()?, how: d.how, at }, d.catalog)
         }
         other => return Err(format!("`{other}` is not an event")),
     })
@@ -416,6 +416,12 @@ fn compare_item(id: &str, row: &ItemRow, replayed: &Item, note: &str, problems: 
                 replayed.status.as_str()
             ),
         );
+        return;
+    }
+    // Fast path: the stored text is exactly what signoff writes for the replayed item (serializing is a few
+    // times cheaper than reading the text back). Anything else is read back and compared whole, so a state
+    // merely written differently (reformatted, keys reordered) is not reported.
+    if serde_json::to_string(replayed).is_ok_and(|text| text == row.state) {
         return;
     }
     match serde_json::from_str::<Item>(&row.state) {
