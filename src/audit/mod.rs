@@ -100,6 +100,11 @@ impl Canonical<'_> {
     /// `json!([...]).to_string()` gives): `audit verify` hashes every row of the trail, and building a JSON value
     /// per row, a copy of every column, was most of that cost.
     pub fn hash(&self, prev: &str) -> String {
+        String::from_utf8_lossy(&self.hash_hex(prev)).into_owned()
+    }
+
+    /// [`hash`](Self::hash) as 64 ASCII hex digits, without allocating.
+    pub fn hash_hex(&self, prev: &str) -> [u8; 64] {
         struct Hasher(Sha256);
         impl std::io::Write for Hasher {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -116,7 +121,10 @@ impl Canonical<'_> {
         let columns = (self.seq, self.at_ms, self.request_id, self.item_id, self.kind, self.actor, self.detail);
         // Writing numbers, strings and nulls into a hasher cannot fail.
         let _ = serde_json::to_writer(&mut h, &columns);
-        hex::encode(h.0.finalize())
+        let mut out = [0u8; 64];
+        // 32 bytes always fit 64 hex digits.
+        let _ = hex::encode_to_slice(h.0.finalize(), &mut out);
+        out
     }
 }
 
