@@ -11,12 +11,17 @@
 //!   afterwards); reports itself skipped when the variable is not set.
 //! - `api`: the real HTTP server ([`Application::build`] on 127.0.0.1:0) under an open loop of
 //!   `POST /api/v1/requests`: latency from each request's scheduled send time to its 201. Options:
-//!   `--rate 200` (requests per second), `--seconds 20`.
+//!   `--rate 200` (requests per second), `--seconds 20`, `--signing off|on|both` (`[audit] signing_key`: a
+//!   signed checkpoint per commit; `both` runs without, then with, on fresh databases).
 //! - `million`: 1,000,000 pending items written straight into a SQLite file (rows copied from one request
 //!   created through the runtime, with fresh ids), then `signoff serve` started on it as a child process:
 //!   its RSS, and HTTP decision latency compared with the same workload on a database of 5,000 items, in the
 //!   same run. Both servers run at once and the workload alternates between them in rounds. Options:
 //!   `--items 1000000`, `--small 10000`.
+//! - `verify`: `signoff audit verify` (chain, every checkpoint's signature, every item replayed) on a SQLite file
+//!   of `--items 1000000` items copied from four signed templates (pending for the hot manager, pending, approved
+//!   for 8h with a grant, denied), re-chained and re-signed: wall and CPU time, peak RSS. `--db PATH` keeps the
+//!   file (and reuses it when it exists), `--runs N` times the command N times.
 //! - `probe`: the disk alone (fdatasync per second, SQLite `synchronous = FULL` commits per second).
 //!
 //! Every scenario is bounded in count and time, talks only to 127.0.0.1, works in a temporary folder under
@@ -1128,7 +1133,22 @@ fn rss_kb(pid: u32) -> (u64, u64) {
 // Scenario `api`
 // ---------------------------------------------------------------------------------------------------------
 
+/// `--signing off` (default), `on` (`[audit] signing_key` set: a signed checkpoint per commit) or `both` (one run
+/// without, then one with, each on a fresh database, to compare in the same session).
 async fn api(args: &Args, metrics: &PrometheusHandle) -> anyhow::Result<()> {
+    let runs: &[bool] = match args.opts.get("signing").map_or("off", String::as_str) {
+        "off" => &[false],
+        "on" => &[true],
+        "both" => &[false, true],
+        other => bail!("--signing: `{other}` is not off, on or both"),
+    };
+    for &signing in runs {
+        api_run(args, metrics, signing).await?;
+    }
+    Ok(())
+}
+
+async fn api_run(args: &Args, metrics: &PrometheusHandle, signing: bool) -> anyhow::Result<()> {
     let rate = args.get("rate", 200.0f64)?;
     let seconds = args.get("seconds", 20.0f64)?;
     let dir = scratch("load-api")?;
@@ -1137,6 +1157,11 @@ async fn api(args: &Args, metrics: &PrometheusHandle) -> anyhow::Result<()> {
     config.database.url = sqlite_url(&dir.path().join("api.db"));
     config.server.listen = "127.0.0.1:0".parse()?;
     config.api.tokens = vec![SecretString::from(TOKEN)];
+    if signing {
+        config.audit.signing_key = Some(SecretString::from(signoff::audit::keys::private_base64(
+            &ed25519_dalek::SigningKey::from_bytes(&[11; 32]),
+        )));
+    }
     let options = Options {
         chat: Some(vec![Arc::new(MemoryAdapter::new(Platform::Console))]),
         tuning: Tuning::default(),
@@ -1185,10 +1210,13 @@ async fn api(args: &Args, metrics: &PrometheusHandle) -> anyhow::Result<()> {
     let backlog = outbox_backlog(rt.store()).await;
     let drained = wait_drained(rt.store(), PHASE_LIMIT).await;
     let (rss, hwm) = rss_kb(std::process::id());
+    let checkpoints: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_checkpoints").fetch_one(rt.store().reader()).await?;
     println!(
-        "RESULT api create rate={rate:.0}/s seconds={seconds:.0} sent={} ok={} {} achieved={:.1}/s {} \
+        "RESULT api signing={} checkpoints={checkpoints} create rate={rate:.0}/s seconds={seconds:.0} sent={} ok={} {} achieved={:.1}/s {} \
          commits={:.0} jobs_per_commit={:.2} deliveries={:.0} outbox_backlog_at_end={backlog} drain_after={} \
          bench_process_rss={}MiB hwm={}MiB",
+        if signing { "on" } else { "off" },
         phase.ok + phase.errors,
         phase.ok,
         phase.error_summary(),
