@@ -462,6 +462,97 @@ async fn attack_3_a_forged_decision_appended_with_a_correct_hash_and_head_is_cau
     );
 }
 
+#[tokio::test]
+async fn a_forged_decision_by_someone_who_was_not_asked_is_refused_on_replay() {
+    // Arrange: Ben "approves" Ana's request, which only Raj was asked to decide; the row is chained and the head
+    // fixed, and (to leave only the replay to catch it) the latest checkpoint moved onto it.
+    let mut app = spawn_app(signed()).await;
+    let pending = id_of(&app.create_ok(json!({ "requester": ANA, "resource": "salesforce" })).await);
+    app.wait_for_prompts(&[RAJ]).await;
+    app.wait_for_outbox_drained().await;
+    app.stop().await;
+    let (n, prev, at): (i64, String, i64) = sqlx::query_as("SELECT seq, hash, at FROM audit ORDER BY seq DESC LIMIT 1")
+        .fetch_one(app.store().reader())
+        .await
+        .unwrap();
+    let catalog: String = sqlx::query_scalar("SELECT id FROM catalogs").fetch_one(app.store().reader()).await.unwrap();
+    let detail =
+        json!({ "prompt": 0, "decision": { "verdict": "approve" }, "channel": "api", "catalog": catalog }).to_string();
+    let item_id = format!("{pending}-1");
+    let hash = Canonical {
+        seq: n + 1,
+        at_ms: at + 1,
+        request_id: Some(&pending),
+        item_id: Some(&item_id),
+        kind: "decision",
+        actor: Some(BEN),
+        detail: &detail,
+    }
+    .hash(&prev);
+    sqlx::query(
+        "INSERT INTO audit (seq, at, request_id, item_id, kind, actor, detail, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, 'decision', $5, $6, $7, $8)",
+    )
+    .bind(n + 1)
+    .bind(at + 1)
+    .bind(pending.clone())
+    .bind(item_id.clone())
+    .bind(BEN)
+    .bind(detail)
+    .bind(prev)
+    .bind(hash)
+    .execute(app.store().writer())
+    .await
+    .unwrap();
+    fix_head(&app).await;
+
+    // Act: no key, so only the chain and the replay speak.
+    let report = verify_with(&app, None, None, None).await;
+
+    // Assert
+    assert_names(
+        &report,
+        &Place::Item(item_id),
+        &format!(
+            "the `decision` at row {} is refused on replay: this prompt is addressed to {RAJ}, not to {BEN}",
+            n + 1
+        ),
+    );
+}
+
+#[tokio::test]
+async fn after_a_key_rotation_older_checkpoints_are_counted_not_checked_and_the_latest_must_be_the_new_keys() {
+    // Arrange: one app signs with the first key, a second on the same database with another.
+    let mut first = spawn_app(signed()).await;
+    let a = id_of(&first.create_ok(json!({ "requester": ANA, "resource": "wiki" })).await);
+    first.wait_for_state(&a, "approved").await;
+    first.stop().await;
+    let database = first.database.clone().expect("a database");
+    let mut second =
+        spawn_app(AppOptions::new().database(database).signing_key(keys::private_base64(&other_key()))).await;
+    let b = id_of(&second.create_ok(json!({ "requester": BEN, "resource": "wiki" })).await);
+    second.wait_for_state(&b, "approved").await;
+    second.stop().await;
+    let old = first.count("SELECT COUNT(*) FROM audit_checkpoints WHERE key_id = (SELECT key_id FROM audit_checkpoints ORDER BY seq LIMIT 1)").await;
+
+    // Act
+    let with_new = verify_with(&second, Some(other_key()), None, None).await;
+    let with_old = verify_with(&second, Some(signing_key()), None, None).await;
+
+    // Assert
+    assert!(with_new.is_intact(), "{}", report_text(&with_new));
+    assert_eq!(with_new.checkpoints.other_key, old as u64, "{}", report_text(&with_new));
+    assert!(with_new.checkpoints.checked > 0);
+    assert!(
+        report_text(&with_new).contains(&format!("{old} under other keys not checked")),
+        "{}",
+        report_text(&with_new)
+    );
+    assert_eq!(with_new.replay.items, 2);
+    let latest = with_new.checkpoints.latest.as_ref().map(|c| c.seq).unwrap();
+    assert_names(&with_old, &Place::Checkpoint(latest), "not by the given key");
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Attacks on state
 
@@ -609,6 +700,11 @@ async fn a_trail_written_without_the_key_fails_verification_with_the_key() {
     // Assert
     assert!(unsigned.is_intact(), "{}", report_text(&unsigned));
     assert_names(&signed, &Place::Row(1), "no signed checkpoint covers the trail");
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&app, dir.path(), "");
+    let head = signoff_command(dir.path()).args(["audit", "head", "--config"]).arg(&config).output().unwrap();
+    assert_eq!(head.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&head.stderr).contains("no signed checkpoint yet"), "{head:?}");
 }
 
 #[tokio::test]
@@ -640,4 +736,23 @@ async fn keygen_prints_a_working_key_pair_and_head_prints_the_latest_checkpoint(
     printed.verify(&key.verifying_key()).unwrap();
     let (code, out) = verify_command(dir.path(), &config, &["--public-key", public]);
     assert_eq!(code, Some(0), "{out}");
+
+    // The head just printed is in the chain; a head with another hash, or a signature that is not the key's, is not.
+    let kept = dir.path().join("head.json");
+    std::fs::write(&kept, &head.stdout).unwrap();
+    let (code, out) =
+        verify_command(dir.path(), &config, &["--public-key", public, "--expect-head", kept.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("expected head: found in the chain"), "{out}");
+    let rehashed = Checkpoint { hash: "0".repeat(64), ..printed.clone() };
+    std::fs::write(&kept, rehashed.to_line()).unwrap();
+    let (code, out) =
+        verify_command(dir.path(), &config, &["--public-key", public, "--expect-head", kept.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains(&format!("expected head: row {} has hash", printed.seq)), "{out}");
+    assert!(out.contains("expected head: its signature does not verify"), "{out}");
+    std::fs::write(&kept, "not json").unwrap();
+    let (code, out) = verify_command(dir.path(), &config, &["--expect-head", kept.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("is not the JSON line `signoff audit head` prints"), "{out}");
 }
