@@ -3,7 +3,10 @@
 //! Row `n` stores `hash_n = SHA-256(hash_{n-1} || canonical(row_n))`, where the canonical form is a JSON
 //! array of the row's columns. Editing a row changes its hash; deleting or reordering rows breaks the chain
 //! of `prev_hash`; the one-row `audit_head` records the last sequence number and hash, so truncating the
-//! tail is caught too. `signoff audit verify` walks the chain.
+//! tail is caught too, unless whoever did it recomputed the hashes: with `[audit] signing_key` each commit also
+//! stores a signed checkpoint of the head ([`checkpoint`]), which nobody without the key can recompute.
+//! `signoff audit verify` ([`verify::verify`]) checks the chain, the checkpoints, and every item replayed from the
+//! trail ([`replay`]).
 //!
 //! Appends lock `audit_head` in the writing transaction, so on PostgreSQL replicas take turns and the chain
 //! never forks; on SQLite the single writer connection does the same.
@@ -130,7 +133,7 @@ impl Canonical<'_> {
 
 /// Appends entries in the caller's transaction, locking the chain's head until it commits. With a `signer`, a
 /// checkpoint of the new head is stored in the same transaction and returned, for the caller to log once the
-/// transaction has committed ([`checkpoint::log`]).
+/// transaction has committed (`checkpoint::log`).
 pub async fn append(
     store: &Store,
     tx: &mut Transaction<'static, Any>,
@@ -254,7 +257,8 @@ pub enum Verdict {
     },
 }
 
-/// Walks the whole chain, in pages, and reports the first row that does not check out.
+/// Walks the whole chain, in pages, and reports the first row that does not check out: the hash chain alone,
+/// without the checkpoints or the replay that [`verify::verify`] (`signoff audit verify`) adds.
 pub async fn verify(store: &Store) -> Result<Verdict, sqlx::Error> {
     const PAGE: i64 = 5_000;
     let mut expected_seq = 1_i64;

@@ -115,7 +115,7 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Problems found, the first [`MAX_LISTED`] listed.
+/// Problems found, the first 50 listed.
 #[derive(Debug, Default, Clone)]
 pub struct Problems {
     /// The first ones.
