@@ -4,7 +4,7 @@
 //! hashes; anyone with write access to the database can recompute them all. A checkpoint is the head (sequence
 //! number and hash) signed with an Ed25519 key that lives outside the database, written in the same transaction
 //! as the rows it covers. Without the key nobody can make a checkpoint for a recomputed, shortened or extended
-//! chain, so [`super::verify`] can tell those apart from the chain signoff wrote.
+//! chain, so [`super::verify::verify`] can tell those apart from the chain signoff wrote.
 //!
 //! The signed message is `signoff-audit-checkpoint:v1:{seq}:{hash}`: the version names the format, so a
 //! signature can never be read as one over something else. `at` (when the checkpoint was made) is not signed:

@@ -15,7 +15,7 @@
 //! before snapshots were recorded name none; those items are replayed on the current config's catalog, and a
 //! mismatch says so.
 //!
-//! This module is the pure part: rows in, problems out. [`super::verify`] reads the rows, a page of requests
+//! This module is the pure part: rows in, problems out. [`super::verify::verify`] reads the rows, a page of requests
 //! at a time.
 
 use std::collections::{BTreeMap, HashMap};
