@@ -11,12 +11,17 @@
 //!   afterwards); reports itself skipped when the variable is not set.
 //! - `api`: the real HTTP server ([`Application::build`] on 127.0.0.1:0) under an open loop of
 //!   `POST /api/v1/requests`: latency from each request's scheduled send time to its 201. Options:
-//!   `--rate 200` (requests per second), `--seconds 20`.
+//!   `--rate 200` (requests per second), `--seconds 20`, `--signing off|on|both` (`[audit] signing_key`: a
+//!   signed checkpoint per commit; `both` runs without, then with, on fresh databases).
 //! - `million`: 1,000,000 pending items written straight into a SQLite file (rows copied from one request
 //!   created through the runtime, with fresh ids), then `signoff serve` started on it as a child process:
 //!   its RSS, and HTTP decision latency compared with the same workload on a database of 5,000 items, in the
 //!   same run. Both servers run at once and the workload alternates between them in rounds. Options:
 //!   `--items 1000000`, `--small 10000`.
+//! - `verify`: `signoff audit verify` (chain, every checkpoint's signature, every item replayed) on a SQLite file
+//!   of `--items 1000000` items copied from four signed templates (pending for the hot manager, pending, approved
+//!   for 8h with a grant, denied), re-chained and re-signed: wall and CPU time, peak RSS. `--db PATH` keeps the
+//!   file (and reuses it when it exists), `--runs N` times the command N times.
 //! - `probe`: the disk alone (fdatasync per second, SQLite `synchronous = FULL` commits per second).
 //!
 //! Every scenario is bounded in count and time, talks only to 127.0.0.1, works in a temporary folder under
@@ -51,8 +56,8 @@ use signoff_port::{ChatAdapter, Platform};
 use sqlx::{Connection, Row};
 
 use signoff::app::{Application, Options};
-use signoff::audit::{Canonical, GENESIS};
-use signoff::catalog::{Catalog, Settings};
+use signoff::audit::{Canonical, GENESIS, Signer};
+use signoff::catalog::{Catalog, CatalogSource, Settings, Snapshot};
 use signoff::chat::Chat;
 use signoff::chat::console::ConsoleAdapter;
 use signoff::chat::memory::MemoryAdapter;
@@ -129,7 +134,7 @@ impl Args {
                 return Err(format!("unexpected argument `{a}`"));
             }
         }
-        let scenario = scenario.ok_or("name a scenario: decisions, decisions-pg, api, million or probe")?;
+        let scenario = scenario.ok_or("name a scenario: decisions, decisions-pg, api, million, verify or probe")?;
         Ok(Args { scenario, opts })
     }
 
@@ -172,8 +177,9 @@ fn main() -> ExitCode {
             "decisions-pg" => decisions_pg(&args, &metrics).await,
             "api" => api(&args, &metrics).await,
             "million" => million(&args).await,
+            "verify" => verify_scenario(&args).await,
             "probe" => probe_only().await,
-            other => Err(anyhow!("unknown scenario `{other}`: decisions, decisions-pg, api, million or probe")),
+            other => Err(anyhow!("unknown scenario `{other}`: decisions, decisions-pg, api, million, verify or probe")),
         }
     });
     match result {
@@ -786,7 +792,7 @@ async fn decisions_run(
     metrics: &PrometheusHandle,
 ) -> anyhow::Result<f64> {
     let store = Store::open(url).await.context("opening the store")?;
-    let rt = Runtime::start(store, cat, chat(with_chat), None, Tuning::default());
+    let rt = Runtime::start(store, cat, chat(with_chat), None, Tuning::default(), None);
 
     let before_create = Counters::read(metrics);
     let (pending, created) = precreate(&rt, n).await;
@@ -1127,7 +1133,22 @@ fn rss_kb(pid: u32) -> (u64, u64) {
 // Scenario `api`
 // ---------------------------------------------------------------------------------------------------------
 
+/// `--signing off` (default), `on` (`[audit] signing_key` set: a signed checkpoint per commit) or `both` (one run
+/// without, then one with, each on a fresh database, to compare in the same session).
 async fn api(args: &Args, metrics: &PrometheusHandle) -> anyhow::Result<()> {
+    let runs: &[bool] = match args.opts.get("signing").map_or("off", String::as_str) {
+        "off" => &[false],
+        "on" => &[true],
+        "both" => &[false, true],
+        other => bail!("--signing: `{other}` is not off, on or both"),
+    };
+    for &signing in runs {
+        api_run(args, metrics, signing).await?;
+    }
+    Ok(())
+}
+
+async fn api_run(args: &Args, metrics: &PrometheusHandle, signing: bool) -> anyhow::Result<()> {
     let rate = args.get("rate", 200.0f64)?;
     let seconds = args.get("seconds", 20.0f64)?;
     let dir = scratch("load-api")?;
@@ -1136,6 +1157,11 @@ async fn api(args: &Args, metrics: &PrometheusHandle) -> anyhow::Result<()> {
     config.database.url = sqlite_url(&dir.path().join("api.db"));
     config.server.listen = "127.0.0.1:0".parse()?;
     config.api.tokens = vec![SecretString::from(TOKEN)];
+    if signing {
+        config.audit.signing_key = Some(SecretString::from(signoff::audit::keys::private_base64(
+            &ed25519_dalek::SigningKey::from_bytes(&[11; 32]),
+        )));
+    }
     let options = Options {
         chat: Some(vec![Arc::new(MemoryAdapter::new(Platform::Console))]),
         tuning: Tuning::default(),
@@ -1184,10 +1210,13 @@ async fn api(args: &Args, metrics: &PrometheusHandle) -> anyhow::Result<()> {
     let backlog = outbox_backlog(rt.store()).await;
     let drained = wait_drained(rt.store(), PHASE_LIMIT).await;
     let (rss, hwm) = rss_kb(std::process::id());
+    let checkpoints: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_checkpoints").fetch_one(rt.store().reader()).await?;
     println!(
-        "RESULT api create rate={rate:.0}/s seconds={seconds:.0} sent={} ok={} {} achieved={:.1}/s {} \
+        "RESULT api signing={} checkpoints={checkpoints} create rate={rate:.0}/s seconds={seconds:.0} sent={} ok={} {} achieved={:.1}/s {} \
          commits={:.0} jobs_per_commit={:.2} deliveries={:.0} outbox_backlog_at_end={backlog} drain_after={} \
          bench_process_rss={}MiB hwm={}MiB",
+        if signing { "on" } else { "off" },
         phase.ok + phase.errors,
         phase.ok,
         phase.error_summary(),
@@ -1235,6 +1264,20 @@ struct Template {
     tables: Vec<TableRows>,
     /// (at, request_id, item_id, kind, actor, detail) of each audit row, in order.
     audit: Vec<[Val; 6]>,
+    /// The 1-based positions among `audit` after which a commit stored a signed checkpoint (empty when the
+    /// template was made without a signing key).
+    checkpoints: HashSet<usize>,
+}
+
+/// What happens to a template's request after it is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// Nothing: it waits for its approver.
+    Pending,
+    /// Asked for 8h and approved: a grant that expires.
+    Approved,
+    /// Denied.
+    Denied,
 }
 
 const REQUEST_COLS: &[&str] = &["id", "requester", "resource", "body", "created_at"];
@@ -1243,6 +1286,9 @@ const ITEM_COLS: &[&str] =
 const PROMPT_COLS: &[&str] = &["token", "item_id", "prompt_id", "request_id", "approver", "state", "created_at"];
 const TIMER_COLS: &[&str] = &["item_id", "timer_id", "due_at", "lease_owner", "lease_until"];
 const MESSAGE_COLS: &[&str] = &["token", "platform", "channel", "message"];
+const GRANT_COLS: &[&str] =
+    &["id", "request_id", "user_id", "resource", "role", "granted_at", "expires_at", "ended_at", "end_reason"];
+const EVENT_COLS: &[&str] = &["item_id", "seq", "event", "at"];
 const OUTBOX_COLS: &[&str] = &[
     "key",
     "kind",
@@ -1279,11 +1325,41 @@ async fn fetch_vals(store: &Store, cols: &[&str], from_where: &str, bind: &str) 
 /// Creates one request by `requester` through the runtime (console chat, as `signoff serve` without chat
 /// platforms), waits for its prompt to be delivered, and reads back every row it produced.
 async fn template(dir: &Path, cat: Arc<Catalog>, requester: &str, approver: &str) -> anyhow::Result<Template> {
+    template_flow(dir, cat, None, requester, approver, Flow::Pending).await
+}
+
+/// As [`template`], then takes the request through `flow`, with checkpoints signed by `signer` if given.
+async fn template_flow(
+    dir: &Path,
+    cat: Arc<Catalog>,
+    signer: Option<Arc<Signer>>,
+    requester: &str,
+    approver: &str,
+    flow: Flow,
+) -> anyhow::Result<Template> {
     let db = dir.join(format!("template-{}.db", rand::random::<u32>()));
     let store = Store::open(&sqlite_url(&db)).await?;
-    let rt = Runtime::start(store, cat, Chat::new(vec![Arc::new(ConsoleAdapter)]), None, Tuning::default());
-    let view = rt.create(new_request(requester.to_owned()), signoff::time::now()).await?;
+    if let Some(snapshot) = &cat.snapshot {
+        signoff::audit::save_catalog(&store, snapshot).await?;
+    }
+    let rt = Runtime::start(store, cat, Chat::new(vec![Arc::new(ConsoleAdapter)]), None, Tuning::default(), signer);
+    let mut new = new_request(requester.to_owned());
+    if flow == Flow::Approved {
+        new.duration = Some(signoff::time::Duration::from_hours(8));
+    }
+    let view = rt.create(new, signoff::time::now()).await?;
     wait_drained(rt.store(), Duration::from_secs(30)).await.ok_or_else(|| anyhow!("template prompt not delivered"))?;
+    let decision = match flow {
+        Flow::Pending => None,
+        Flow::Approved => Some(approve()),
+        Flow::Denied => Some(Decision::Deny { comment: Some("not now".to_owned()) }),
+    };
+    if let Some(d) = decision {
+        rt.decide(&view.id, approver, d, "api", signoff::time::now()).await?;
+        wait_drained(rt.store(), Duration::from_secs(30))
+            .await
+            .ok_or_else(|| anyhow!("template closing not delivered"))?;
+    }
     let store = rt.store().clone();
     let id = view.id.clone();
     let item = format!("{id}-1");
@@ -1304,6 +1380,12 @@ async fn template(dir: &Path, cat: Arc<Catalog>, requester: &str, approver: &str
             .await?,
         ),
         ("outbox", OUTBOX_COLS, fetch_vals(&store, OUTBOX_COLS, "outbox WHERE item_id = $1 ORDER BY id", &item).await?),
+        ("grants", GRANT_COLS, fetch_vals(&store, GRANT_COLS, "grants WHERE request_id = $1", &id).await?),
+        (
+            "item_events",
+            EVENT_COLS,
+            fetch_vals(&store, EVENT_COLS, "item_events WHERE item_id = $1 ORDER BY seq", &item).await?,
+        ),
     ];
     let audit_rows = fetch_vals(
         &store,
@@ -1312,6 +1394,14 @@ async fn template(dir: &Path, cat: Arc<Catalog>, requester: &str, approver: &str
         &id,
     )
     .await?;
+    // Every row of the template's trail is its request's, so a row's position is its seq.
+    let all_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit").fetch_one(store.reader()).await?;
+    if all_rows != audit_rows.len() as i64 {
+        bail!("the template's trail has rows of no request: {all_rows} rows, {} of the request", audit_rows.len());
+    }
+    let checkpoints: Vec<i64> =
+        sqlx::query_scalar("SELECT seq FROM audit_checkpoints ORDER BY seq").fetch_all(store.reader()).await?;
+    let checkpoints = checkpoints.into_iter().map(|s| usize::try_from(s).unwrap_or(0)).collect();
     let tokens: Vec<String> = sqlx::query_scalar("SELECT token FROM prompts WHERE request_id = $1 ORDER BY prompt_id")
         .bind(id.clone())
         .fetch_all(store.reader())
@@ -1330,7 +1420,7 @@ async fn template(dir: &Path, cat: Arc<Catalog>, requester: &str, approver: &str
         .map(|r| <[Val; 6]>::try_from(r).map_err(|_| anyhow!("audit row shape")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     for (table, _, rows) in &tables {
-        if rows.is_empty() && *table != "timers" {
+        if rows.is_empty() && ["requests", "items", "prompts", "outbox"].contains(table) {
             bail!("the template request wrote no {table} rows");
         }
     }
@@ -1342,6 +1432,7 @@ async fn template(dir: &Path, cat: Arc<Catalog>, requester: &str, approver: &str
         at_ms,
         tables,
         audit,
+        checkpoints,
     })
 }
 
@@ -1970,4 +2061,299 @@ async fn million(args: &Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Scenario `verify`
+// ---------------------------------------------------------------------------------------------------------
+
+/// The key the `verify` database's checkpoints are signed with (a fixed test seed).
+fn bench_signer() -> Signer {
+    Signer::new(ed25519_dalek::SigningKey::from_bytes(&[11; 32]))
+}
+
+/// The load directory as a catalog built from its source text, so that audit rows name its snapshot, as they
+/// do under `signoff serve`.
+fn snapshot_catalog(directory_yaml: &str) -> anyhow::Result<Catalog> {
+    let settings = Settings {
+        default_timeout: Some(signoff::time::Duration::parse(DEFAULT_TIMEOUT).map_err(|e| anyhow!("{e}"))?),
+        ..Settings::default()
+    };
+    let source = CatalogSource::new(
+        vec![("load-directory.yaml".to_owned(), directory_yaml.to_owned())],
+        Vec::new(),
+        signoff::policy::builtin_text(),
+        &settings,
+    );
+    Catalog::from_source(&source).map_err(|d| anyhow!("load catalog is invalid:\n{d}"))
+}
+
+/// Which template item `k` copies: one in ten is the hot manager's (pending); of the others, four in nine wait,
+/// three are approved for 8h (a grant that expires) and two are denied.
+fn verify_template(k: usize) -> usize {
+    match k % 10 {
+        0 => 0,
+        1..=4 => 1,
+        5..=7 => 2,
+        _ => 3,
+    }
+}
+
+/// Writes `items` items copied from `templates` (indexed by [`verify_template`]) into a migrated SQLite file,
+/// with their audit rows chained with real hashes and, where the template's commits stored one, a checkpoint
+/// signed by `signer`; stores the catalog snapshot the rows name. Returns (audit rows, checkpoints).
+async fn bulk_load_signed(
+    db: &Path,
+    items: usize,
+    templates: &[Template],
+    signer: &Signer,
+    snapshot: &Snapshot,
+) -> anyhow::Result<(i64, u64)> {
+    let store = Store::open(&sqlite_url(db)).await?;
+    signoff::audit::save_catalog(&store, snapshot).await?;
+    store.close().await;
+    let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&sqlite_url(db))?
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Off)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Off)
+        .pragma("cache_size", "-262144");
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+    let (mut seq, mut prev): (i64, String) = (0, GENESIS.to_owned());
+    let mut checkpoints = 0u64;
+    const BATCH: usize = 2_000;
+    const PER_TX: usize = 50_000;
+    let mut tx_open = false;
+    let mut k = 0;
+    while k < items {
+        if !tx_open {
+            sqlx::raw_sql("BEGIN").execute(&mut conn).await?;
+            tx_open = true;
+        }
+        let end = (k + BATCH).min(items);
+        let mut per_table: Vec<Vec<Vec<Val>>> = vec![Vec::new(); templates[0].tables.len()];
+        let mut audit_rows: Vec<Vec<Val>> = Vec::new();
+        let mut checkpoint_rows: Vec<Vec<Val>> = Vec::new();
+        for i in k..end {
+            let t = &templates[verify_template(i)];
+            let (requester, approver) = requester_of(i);
+            // Request ids are ULIDs of their creation time, so in a real trail they grow with the rows: ids here
+            // are made as if one request was created per millisecond (the rows keep the template's times).
+            let ids = fresh_ids(t.at_ms + i as i64, requester, approver, t.tokens.len());
+            for (slot, (_, _, rows)) in per_table.iter_mut().zip(&t.tables) {
+                for row in rows {
+                    slot.push(row.iter().map(|v| t.swap_val(v, &ids)).collect());
+                }
+            }
+            for (position, [at, request_id, item_id, kind, actor, detail]) in t.audit.iter().enumerate() {
+                seq += 1;
+                let text = |v: &Val| match t.swap_val(v, &ids) {
+                    Val::Text(s) => Some(s),
+                    _ => None,
+                };
+                let (request_id, item_id, kind, actor) = (text(request_id), text(item_id), text(kind), text(actor));
+                let detail = text(detail).unwrap_or_default();
+                let at = match at {
+                    Val::Int(v) => *v,
+                    _ => t.at_ms,
+                };
+                let kind = kind.unwrap_or_default();
+                let hash = Canonical {
+                    seq,
+                    at_ms: at,
+                    request_id: request_id.as_deref(),
+                    item_id: item_id.as_deref(),
+                    kind: &kind,
+                    actor: actor.as_deref(),
+                    detail: &detail,
+                }
+                .hash(&prev);
+                let opt = |o: Option<String>| o.map_or(Val::Null, Val::Text);
+                audit_rows.push(vec![
+                    Val::Int(seq),
+                    Val::Int(at),
+                    opt(request_id),
+                    opt(item_id),
+                    Val::Text(kind),
+                    opt(actor),
+                    Val::Text(detail),
+                    Val::Text(prev.clone()),
+                    Val::Text(hash.clone()),
+                ]);
+                if t.checkpoints.contains(&(position + 1)) {
+                    let c = signer.sign(seq, &hash, from_ms(at));
+                    checkpoint_rows.push(vec![
+                        Val::Int(c.seq),
+                        Val::Text(c.hash),
+                        Val::Text(c.key_id),
+                        Val::Text(c.signature),
+                        Val::Int(at),
+                    ]);
+                    checkpoints += 1;
+                }
+                prev = hash;
+            }
+        }
+        for ((table, cols, _), rows) in templates[0].tables.iter().zip(&per_table) {
+            insert_rows(&mut conn, table, cols, rows).await?;
+        }
+        insert_rows(
+            &mut conn,
+            "audit",
+            &["seq", "at", "request_id", "item_id", "kind", "actor", "detail", "prev_hash", "hash"],
+            &audit_rows,
+        )
+        .await?;
+        insert_rows(&mut conn, "audit_checkpoints", &["seq", "hash", "key_id", "signature", "at"], &checkpoint_rows)
+            .await?;
+        k = end;
+        if k % PER_TX == 0 || k == items {
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(seq)
+                .bind(prev.clone())
+                .execute(&mut conn)
+                .await?;
+            sqlx::raw_sql("COMMIT").execute(&mut conn).await?;
+            tx_open = false;
+            if k % 200_000 == 0 {
+                println!("  ... {k} items written");
+            }
+        }
+    }
+    sqlx::raw_sql(
+        "DELETE FROM item_counts; \
+         INSERT INTO item_counts (status, n) SELECT status, COUNT(*) FROM items GROUP BY status;",
+    )
+    .execute(&mut conn)
+    .await?;
+    sqlx::raw_sql("PRAGMA journal_mode = WAL").execute(&mut conn).await?;
+    conn.close().await?;
+    std::fs::File::open(db)?.sync_all()?;
+    Ok((seq, checkpoints))
+}
+
+/// `signoff audit verify` on a database of `--items` items (default 1,000,000) written like `million`'s, but of
+/// four kinds (pending for the hot manager, pending, approved for 8h with a grant, denied), every commit of the
+/// templates signed: the chain, every checkpoint's signature and every item replayed. Prints the command's own
+/// report, its wall time and its peak RSS. `--runs 1` runs it more than once on the same file. `--db PATH` keeps
+/// the database at PATH (and uses it as it is when it already exists), to time `audit verify` again without
+/// building it again.
+async fn verify_scenario(args: &Args) -> anyhow::Result<()> {
+    let items = args.get("items", 1_000_000usize)?;
+    let runs = args.get("runs", 1usize)?;
+    let kept: Option<PathBuf> = args.opts.get("db").map(PathBuf::from);
+    let dir = scratch("load-verify")?;
+    let signer = Arc::new(bench_signer());
+    let db = kept.clone().unwrap_or_else(|| dir.path().join("verify.db"));
+    if kept.is_none() || !db.exists() {
+        build_verify_db(&db, items, dir.path(), &signer).await?;
+    } else {
+        println!("  using the existing database {}", db.display());
+    }
+    // About 6 KiB per item with decisions, grants, checkpoints and indexes; keep 2 GiB spare.
+    let need = items as u64 * 6 * 1024 + (2u64 << 30);
+    let free = free_bytes(dir.path())?;
+    if free < need {
+        bail!("{} GiB free under {}, {} GiB needed", free >> 30, dir.path().display(), need >> 30);
+    }
+    let config = dir.path().join("verify.toml");
+    std::fs::write(&config, format!("[database]\nurl = \"{}\"\n", sqlite_url(&db)))?;
+    let public = signoff::audit::keys::public_base64(&signer.verifying_key());
+    for run in 1..=runs {
+        time_verify(run, items, &config, &public, dir.path()).await?;
+    }
+    Ok(())
+}
+
+/// Builds the `verify` scenario's database at `db`.
+async fn build_verify_db(db: &Path, items: usize, scratch_dir: &Path, signer: &Arc<Signer>) -> anyhow::Result<()> {
+    let parent = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(scratch_dir);
+    std::fs::create_dir_all(parent)?;
+    println!("RESULT disk {}", probe_disk(parent).await?);
+    let cat = Arc::new(snapshot_catalog(&directory_yaml())?);
+    let snapshot = cat.snapshot.clone().ok_or_else(|| anyhow!("the load catalog has no snapshot"))?;
+    let mut templates = Vec::new();
+    for (requester, approver, flow) in [
+        (hot_user(0), HOT_MANAGER.to_owned(), Flow::Pending),
+        (user(1), manager_of(1), Flow::Pending),
+        (user(1), manager_of(1), Flow::Approved),
+        (user(1), manager_of(1), Flow::Denied),
+    ] {
+        let t = template_flow(scratch_dir, cat.clone(), Some(signer.clone()), &requester, &approver, flow).await?;
+        println!(
+            "  template {flow:?}: {} audit rows, {} checkpoints, {} rows in all",
+            t.audit.len(),
+            t.checkpoints.len(),
+            t.tables.iter().map(|t| t.2.len()).sum::<usize>() + t.audit.len()
+        );
+        templates.push(t);
+    }
+    let started = Instant::now();
+    let (rows, checkpoints) = bulk_load_signed(db, items, &templates, signer, &snapshot).await?;
+    let load = started.elapsed();
+    let file_mib = std::fs::metadata(db)?.len() as f64 / 1024.0 / 1024.0;
+    println!(
+        "RESULT verify db items={items} audit_rows={rows} checkpoints={checkpoints} file={file_mib:.0}MiB \
+         loaded in {:.1}s",
+        load.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs `signoff audit verify` once and prints its report, wall and CPU time and peak RSS.
+async fn time_verify(run: usize, items: usize, config: &Path, public: &str, dir: &Path) -> anyhow::Result<()> {
+    {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_signoff"));
+        cmd.args(["audit", "verify", "--config"]).arg(config).args(["--public-key", public]);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("SIGNOFF_") {
+                cmd.env_remove(name);
+            }
+        }
+        let out_path = dir.join(format!("verify-{run}.out"));
+        cmd.stdout(std::fs::File::create(&out_path)?).stderr(Stdio::inherit()).current_dir(dir);
+        let cpu_before = children_cpu();
+        let started = Instant::now();
+        let mut child = cmd.spawn().context("starting signoff audit verify")?;
+        let pid = child.id();
+        // VmHWM only grows; the last reading before the process exits is its peak.
+        let mut hwm_kb = 0;
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break status;
+            }
+            hwm_kb = hwm_kb.max(rss_kb(pid).1);
+            if started.elapsed() > Duration::from_secs(900) {
+                let _ = child.kill();
+                bail!("audit verify ran for more than 15 minutes");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let wall = started.elapsed();
+        let cpu = children_cpu() - cpu_before;
+        let report = std::fs::read_to_string(&out_path)?;
+        for line in report.lines().take(8) {
+            println!("  | {line}");
+        }
+        println!(
+            "RESULT verify run={run} items={items} exit={} wall={:.1}s cpu={cpu:.1}s ({:.2} cores) peak_rss={:.1}MiB",
+            status.code().map_or_else(|| "signal".to_owned(), |c| c.to_string()),
+            wall.as_secs_f64(),
+            cpu / wall.as_secs_f64(),
+            hwm_kb as f64 / 1024.0,
+        );
+        if !status.success() {
+            bail!("audit verify found problems on the generated database; see the report above");
+        }
+    }
+    Ok(())
+}
+
+/// User plus system CPU seconds of this process's waited-for children (`/proc/self/stat` fields 16 and 17).
+fn children_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state): cutime is field 16, cstime field 17.
+    let ticks = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(16) + ticks(17)) / 100.0
 }

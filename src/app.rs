@@ -17,6 +17,7 @@ use signoff_port::ChatAdapter;
 use signoff_slack::{SlackAdapter, SlackSettings, SocketSettings, run_socket_mode};
 use tokio::net::TcpListener;
 
+use crate::audit::Signer;
 use crate::catalog::Catalog;
 use crate::chat::Chat;
 use crate::chat::console::ConsoleAdapter;
@@ -83,6 +84,16 @@ impl Application {
         let catalog_ms = started.elapsed().as_millis() as u64;
         let store = Store::open(&config.database.url).await.context("opening the database")?;
         let database_ms = started.elapsed().as_millis() as u64 - catalog_ms;
+        // Before the runtime starts: audit rows name the catalog's snapshot, so it must be in the database first.
+        if let Some(snapshot) = &catalog.snapshot {
+            crate::audit::save_catalog(&store, snapshot).await.context("storing the catalog snapshot")?;
+        }
+        let signer = match &config.audit.signing_key {
+            Some(key) => Some(Arc::new(
+                Signer::from_text(key.expose_secret()).map_err(|e| anyhow::anyhow!("[audit] signing_key: {e}"))?,
+            )),
+            None => None,
+        };
         let released = store.release_dead_leases().await.context("releasing leases of a previous run")?;
         let leases_ms = started.elapsed().as_millis() as u64 - catalog_ms - database_ms;
         if released > 0 {
@@ -102,9 +113,13 @@ impl Application {
             (Some(url), Some(secret)) => Some(Webhook::new(url, secret.clone()).map_err(anyhow::Error::msg)?),
             _ => None,
         };
+        if let Some(s) = &signer {
+            tracing::info!(key_id = s.key_id(), "audit checkpoints are signed");
+        }
+        tracing::info!(catalog = catalog.snapshot_id().unwrap_or("none"), "catalog snapshot");
         let mut tuning = options.tuning;
         tuning.max_items = config.api.max_items;
-        let runtime = Runtime::start(store, Arc::new(catalog), chat, webhook, tuning);
+        let runtime = Runtime::start(store, Arc::new(catalog), chat, webhook, tuning, signer);
         let listener = TcpListener::bind(config.server.listen)
             .await
             .with_context(|| format!("listening on {}", config.server.listen))?;

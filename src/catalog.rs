@@ -4,15 +4,22 @@
 //! Loading it is where cross references are checked: a workflow naming an unknown user, group or workflow,
 //! and reference cycles, are load errors at the `file:line:col` of the reference.
 
+pub mod source;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::config::Config;
 use crate::diag::{Diagnostic, Diagnostics, Location, Origin, did_you_mean};
 use crate::directory::{Directory, Resource, ReviewMode, WorkflowRef};
 use crate::policy::Policies;
 use crate::policy::expr::{Expr, ExprKind, Fallback};
+use crate::source::{Format, Loaded};
 use crate::time::Duration;
+
+pub use source::{CatalogSource, Snapshot, SnapshotError};
 
 /// The risk mapping used when `[policies.risk]` does not say otherwise (the approval-rounds seed's
 /// priorities: none, trivial, low, high; 4 is treated as high).
@@ -61,6 +68,9 @@ pub struct Catalog {
     pub policies: Policies,
     /// Defaults and the risk mapping.
     pub settings: Settings,
+    /// What it was built from, content-addressed (`None` for a catalog put together in code): audit rows name
+    /// its id so that `signoff audit verify` replays items on the catalog they ran under.
+    pub snapshot: Option<Arc<Snapshot>>,
 }
 
 /// Why a workflow applies to a request: the first rule of the resolution order that matched.
@@ -140,14 +150,111 @@ pub enum LookupError {
 }
 
 impl Catalog {
-    /// Loads the directory and policies the config names, and checks them together.
+    /// Loads the directory and policies the config names, and checks them together. The catalog keeps a
+    /// [`Snapshot`] of the files' text, the built-in workflows and the settings it was built from.
     pub fn load(config: &Config) -> Result<Catalog, Diagnostics> {
         let directory = named_path_exists(&config.directory.path, "[directory] path")
-            .and_then(|()| crate::directory::load(&config.directory.path));
+            .and_then(|()| crate::source::load_path_with_text(&config.directory.path));
         let policies = match config.policies.path.as_deref() {
-            Some(path) => named_path_exists(path, "[policies] path").and_then(|()| Policies::load(Some(path))),
-            None => Policies::load(None),
+            Some(path) => {
+                named_path_exists(path, "[policies] path").and_then(|()| crate::source::load_path_with_text(path))
+            }
+            None => Ok(Loaded::default()),
         };
+        let settings = Settings {
+            default_workflow: config.policies.default.clone(),
+            risk: config.policies.risk.clone(),
+            default_timeout: config.policies.default_timeout,
+            origin: match &config.file {
+                Some(f) => format!("{} [policies]", f.display()),
+                None => "[policies]".to_owned(),
+            },
+            default_origin: config.policies.default_origin.clone(),
+            risk_origins: config.policies.risk_origins.clone(),
+        };
+        Catalog::build(directory, policies, crate::policy::builtin_text(), settings)
+    }
+
+    /// Rebuilds the catalog a [`CatalogSource`] describes (a stored snapshot), exactly as [`Catalog::load`]
+    /// built it from the files: the same parsing, the snapshot's own built-in workflows and settings.
+    pub fn from_source(source: &CatalogSource) -> Result<Catalog, Diagnostics> {
+        if source.version != source::SOURCE_VERSION {
+            return Err(Diagnostic::named(
+                "catalog snapshot",
+                format!("format version {} (this build reads {})", source.version, source::SOURCE_VERSION),
+            )
+            .into());
+        }
+        let parse = |files: &[source::SourceFile]| {
+            let mut loaded = Loaded::default();
+            let mut diags = Diagnostics::new();
+            for f in files {
+                let path: Arc<Path> = Arc::from(Path::new(&f.name));
+                let parsed = match Format::from_path(&path) {
+                    Some(format) => crate::source::parse_str(path, &f.text, format),
+                    None => {
+                        Err(Diagnostic::file(&f.name, "unsupported file type: expected a .yaml, .yml or .json file"))
+                    }
+                };
+                match parsed {
+                    Ok(doc) => {
+                        loaded.docs.push(doc);
+                        loaded.texts.push((f.name.clone(), f.text.clone()));
+                    }
+                    Err(d) => diags.push(d),
+                }
+            }
+            diags.into_result(loaded)
+        };
+        let default_timeout = match &source.settings.default_timeout {
+            None => None,
+            Some(t) => Some(Duration::parse(t).map_err(|e| {
+                Diagnostics::from(Diagnostic::named("catalog snapshot [policies] default_timeout", e.to_string()))
+            })?),
+        };
+        let settings = Settings {
+            default_workflow: source.settings.default.clone(),
+            risk: source.settings.risk.clone(),
+            default_timeout,
+            origin: "catalog snapshot [policies]".to_owned(),
+            default_origin: None,
+            risk_origins: Default::default(),
+        };
+        Catalog::build(parse(&source.directory), parse(&source.policies), &source.builtin, settings)
+    }
+
+    /// The id of the snapshot this catalog was built from, if it has one.
+    pub fn snapshot_id(&self) -> Option<&str> {
+        self.snapshot.as_deref().map(Snapshot::id)
+    }
+
+    /// Validates parsed directory and policy documents, with `builtin` as the built-in workflows' text, and
+    /// records the snapshot of what it was built from. Every problem of both is reported.
+    fn build(
+        directory: Result<Loaded, Diagnostics>,
+        policies: Result<Loaded, Diagnostics>,
+        builtin: &str,
+        settings: Settings,
+    ) -> Result<Catalog, Diagnostics> {
+        let mut texts = (Vec::new(), Vec::new());
+        let directory = directory.and_then(|loaded| {
+            let result = crate::directory::load_documents(&loaded.docs);
+            texts.0 = loaded.texts;
+            // A 10,000-user file is millions of small allocations; freeing them takes tens of milliseconds that
+            // start-up need not wait for.
+            let docs = loaded.docs;
+            std::thread::spawn(move || drop(docs));
+            result
+        });
+        let policies = crate::policy::Policies::with_builtin(builtin).and_then(|mut p| {
+            let loaded = policies?;
+            let mut diags = Diagnostics::new();
+            for doc in &loaded.docs {
+                p.add_document(doc, false, &mut diags);
+            }
+            texts.1 = loaded.texts;
+            diags.into_result(p)
+        });
         let (directory, policies) = match (directory, policies) {
             (Ok(d), Ok(p)) => (d, p),
             (d, p) => {
@@ -161,23 +268,20 @@ impl Catalog {
                 return all.into_result(Catalog::empty());
             }
         };
-        let settings = Settings {
-            default_workflow: config.policies.default.clone(),
-            risk: config.policies.risk.clone(),
-            default_timeout: config.policies.default_timeout,
-            origin: match &config.file {
-                Some(f) => format!("{} [policies]", f.display()),
-                None => "[policies]".to_owned(),
-            },
-            default_origin: config.policies.default_origin.clone(),
-            risk_origins: config.policies.risk_origins.clone(),
-        };
-        Catalog::new(directory, policies, settings)
+        let source = CatalogSource::new(texts.0, texts.1, builtin, &settings);
+        let mut catalog = Catalog::new(directory, policies, settings)?;
+        catalog.snapshot = Some(Arc::new(Snapshot::of(&source)));
+        Ok(catalog)
     }
 
     /// A catalog with no users or resources and only the built-in workflows.
     pub fn empty() -> Catalog {
-        Catalog { directory: Directory::default(), policies: Policies::builtin(), settings: Settings::default() }
+        Catalog {
+            directory: Directory::default(),
+            policies: Policies::builtin(),
+            settings: Settings::default(),
+            snapshot: None,
+        }
     }
 
     /// Checks the directory and policies against each other and resolves user references in policies to
@@ -241,7 +345,7 @@ impl Catalog {
         for (i, (w, set_at)) in settings.risk.iter().zip(&settings.risk_origins).enumerate() {
             named(&format!("risk {i}"), w, set_at, &mut diags);
         }
-        diags.into_result(Catalog { directory, policies, settings })
+        diags.into_result(Catalog { directory, policies, settings, snapshot: None })
     }
 
     /// Which workflow applies to `role` of `resource`, following the resolution order: the role's, an

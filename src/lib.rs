@@ -8,11 +8,12 @@
 //! - [`config`]: `signoff.toml` plus `SIGNOFF_<SECTION>_<KEY>` overrides.
 //! - [`directory`]: users, groups and resources, validated.
 //! - [`policy`]: the expression language, `rule_v2` conditions and the built-in workflows.
-//! - [`catalog`]: directory and policies checked against each other; which workflow applies.
+//! - [`catalog`]: directory and policies checked against each other; which workflow applies; content-addressed
+//!   snapshots of what a catalog was built from.
 //! - [`request`]: a request split into one item per person, resource and role.
 //! - [`engine`]: the pure approval state machine (state + event -> state + effects).
 //! - [`store`]: SQLite or PostgreSQL through sqlx, with migrations.
-//! - [`audit`]: the hash-chained audit trail.
+//! - [`audit`]: the hash-chained audit trail, its signed checkpoints, and `audit verify` (which replays every item).
 //! - [`webhook`]: the signed provisioning webhook.
 //! - [`chat`]: adapters in use, recipients, and effects in words.
 //! - [`runtime`]: the engine made durable: group commit, outbox, timers.

@@ -12,7 +12,8 @@
 //! - nothing happened twice: no approver decided twice on one item, no tag created two requests;
 //! - whatever a 2xx answer showed before a kill (a decision, a settled state, a created request) is still so
 //!   after the restart and at the end;
-//! - `signoff audit verify` exits 0.
+//! - `signoff audit verify` exits 0: the chain, every signed checkpoint (the server signs with `[audit]
+//!   signing_key`), and every item replayed from the trail against its stored state and grant.
 //!
 //! `cargo test --test reliability` runs 20 trials, several at once. The long run, 200 trials (RELIABILITY.md):
 //! `cargo test --test reliability kill_nine_long_run -- --ignored --nocapture`.
@@ -345,6 +346,7 @@ async fn drive(ctx: &Arc<Ctx>, seed: u64, clients: usize) -> anyhow::Result<Repo
     ensure!(!log.contains("panicked"), "signoff serve panicked; see {}", ctx.server.log_path().display());
     let (code, out) = ctx.server.audit_verify().await?;
     ensure!(code == Some(0), "signoff audit verify exited {code:?}: {out}");
+    ensure!(out.contains("signatures checked with key"), "signoff audit verify checked no signature: {out}");
     Ok(report)
 }
 

@@ -30,3 +30,9 @@ CREATE TABLE catalogs (
     source     TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
+
+-- `signoff audit verify` replays every item from the audit rows that start or change one, read a range of request
+-- ids at a time. `audit_by_request` would make it read every row of those requests (prompts, outcomes, deliveries)
+-- to keep a third of them; this partial index holds only those (about two rows per item). The IN list is the one
+-- the query names (`audit::replay::REPLAYED_KINDS`), so that SQLite sees that the index covers the query.
+CREATE INDEX audit_replay ON audit (request_id, seq) WHERE kind IN ('requested', 'decision', 'timer', 'cancel', 'grant.end');

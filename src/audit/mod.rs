@@ -3,17 +3,26 @@
 //! Row `n` stores `hash_n = SHA-256(hash_{n-1} || canonical(row_n))`, where the canonical form is a JSON
 //! array of the row's columns. Editing a row changes its hash; deleting or reordering rows breaks the chain
 //! of `prev_hash`; the one-row `audit_head` records the last sequence number and hash, so truncating the
-//! tail is caught too. `signoff audit verify` walks the chain.
+//! tail is caught too, unless whoever did it recomputed the hashes: with `[audit] signing_key` each commit also
+//! stores a signed checkpoint of the head ([`checkpoint`]), which nobody without the key can recompute.
+//! `signoff audit verify` ([`verify::verify`]) checks the chain, the checkpoints, and every item replayed from the
+//! trail ([`replay`]).
 //!
 //! Appends lock `audit_head` in the writing transaction, so on PostgreSQL replicas take turns and the chain
 //! never forks; on SQLite the single writer connection does the same.
 
+pub mod checkpoint;
 pub mod keys;
+pub mod replay;
+pub mod verify;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
 
+pub use checkpoint::{Checkpoint, Signer};
+
+use crate::catalog::Snapshot;
 use crate::store::rows::{Inserts, Val};
 use crate::store::{Store, from_ms, ms};
 use crate::time::Timestamp;
@@ -89,29 +98,50 @@ pub struct Canonical<'a> {
 
 impl Canonical<'_> {
     /// `SHA-256(prev || "\n" || JSON array of the columns)`, hex.
+    ///
+    /// The array is written straight into the hasher (a tuple serializes as the same compact JSON array that
+    /// `json!([...]).to_string()` gives): `audit verify` hashes every row of the trail, and building a JSON value
+    /// per row, a copy of every column, was most of that cost.
     pub fn hash(&self, prev: &str) -> String {
-        let canonical = serde_json::json!([
-            self.seq,
-            self.at_ms,
-            self.request_id,
-            self.item_id,
-            self.kind,
-            self.actor,
-            self.detail
-        ])
-        .to_string();
-        let mut h = Sha256::new();
-        h.update(prev.as_bytes());
-        h.update(b"\n");
-        h.update(canonical.as_bytes());
-        hex::encode(h.finalize())
+        String::from_utf8_lossy(&self.hash_hex(prev)).into_owned()
+    }
+
+    /// [`hash`](Self::hash) as 64 ASCII hex digits, without allocating.
+    pub fn hash_hex(&self, prev: &str) -> [u8; 64] {
+        struct Hasher(Sha256);
+        impl std::io::Write for Hasher {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.update(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut h = Hasher(Sha256::new());
+        h.0.update(prev.as_bytes());
+        h.0.update(b"\n");
+        let columns = (self.seq, self.at_ms, self.request_id, self.item_id, self.kind, self.actor, self.detail);
+        // Writing numbers, strings and nulls into a hasher cannot fail.
+        let _ = serde_json::to_writer(&mut h, &columns);
+        let mut out = [0u8; 64];
+        // 32 bytes always fit 64 hex digits.
+        let _ = hex::encode_to_slice(h.0.finalize(), &mut out);
+        out
     }
 }
 
-/// Appends entries in the caller's transaction, locking the chain's head until it commits.
-pub async fn append(store: &Store, tx: &mut Transaction<'static, Any>, entries: &[Entry]) -> Result<(), sqlx::Error> {
+/// Appends entries in the caller's transaction, locking the chain's head until it commits. With a `signer`, a
+/// checkpoint of the new head is stored in the same transaction and returned, for the caller to log once the
+/// transaction has committed (`checkpoint::log`).
+pub async fn append(
+    store: &Store,
+    tx: &mut Transaction<'static, Any>,
+    entries: &[Entry],
+    signer: Option<&Signer>,
+) -> Result<Option<Checkpoint>, sqlx::Error> {
     if entries.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let sql = format!("SELECT seq, hash FROM audit_head WHERE id = 1{}", store.for_update());
     let head = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_one(&mut **tx).await?;
@@ -148,10 +178,27 @@ pub async fn append(store: &Store, tx: &mut Transaction<'static, Any>, entries: 
         ]);
     }
     rows.flush(tx).await?;
+    let checkpoint = signer.map(|s| s.sign(seq, &prev, crate::time::now()));
     sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
         .bind(seq)
         .bind(prev)
         .execute(&mut **tx)
+        .await?;
+    if let Some(c) = &checkpoint {
+        checkpoint::insert(tx, c).await?;
+    }
+    Ok(checkpoint)
+}
+
+/// Stores a catalog snapshot, once per id (a restart with the same files finds it there). Audit rows name the
+/// id of the catalog the runtime runs on, so it must be stored before the first such row commits: the
+/// application does it right after opening the store, before the runtime starts.
+pub async fn save_catalog(store: &Store, snapshot: &Snapshot) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO catalogs (id, source, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+        .bind(snapshot.id().to_owned())
+        .bind(snapshot.json().to_owned())
+        .bind(ms(crate::time::now()))
+        .execute(store.writer())
         .await?;
     Ok(())
 }
@@ -210,7 +257,8 @@ pub enum Verdict {
     },
 }
 
-/// Walks the whole chain, in pages, and reports the first row that does not check out.
+/// Walks the whole chain, in pages, and reports the first row that does not check out: the hash chain alone,
+/// without the checkpoints or the replay that [`verify::verify`] (`signoff audit verify`) adds.
 pub async fn verify(store: &Store) -> Result<Verdict, sqlx::Error> {
     const PAGE: i64 = 5_000;
     let mut expected_seq = 1_i64;
@@ -281,4 +329,35 @@ pub async fn verify(store: &Store) -> Result<Verdict, sqlx::Error> {
         });
     }
     Ok(Verdict::Intact { rows: expected_seq - 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows hashed before the hash was streamed must hash the same now: the canonical form is the JSON array
+    /// `json!` made, escapes and all.
+    #[test]
+    fn the_canonical_form_is_the_json_array_of_the_columns() {
+        let tricky = "quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} é 漢 😀 </script>";
+        for (request, actor) in [(None, None), (Some("req_1"), Some(tricky))] {
+            let row = Canonical {
+                seq: 42,
+                at_ms: -7,
+                request_id: request,
+                item_id: Some("req_1-1"),
+                kind: "decision",
+                actor,
+                detail: r#"{"a":"\u00e9","b":[1,2]}"#,
+            };
+            let old =
+                serde_json::json!([row.seq, row.at_ms, row.request_id, row.item_id, row.kind, row.actor, row.detail])
+                    .to_string();
+            let mut h = Sha256::new();
+            h.update(GENESIS.as_bytes());
+            h.update(b"\n");
+            h.update(old.as_bytes());
+            assert_eq!(row.hash(GENESIS), hex::encode(h.finalize()));
+        }
+    }
 }

@@ -26,6 +26,11 @@ pub use parse::parse_expr;
 /// The built-in workflows' source, embedded so that they always exist and `simulate` can show them.
 const BUILTIN_YAML: &str = include_str!("builtin.yaml");
 
+/// The text of this build's built-in workflows (kept in catalog snapshots).
+pub fn builtin_text() -> &'static str {
+    BUILTIN_YAML
+}
+
 /// The file name shown in positions inside the built-in workflows.
 pub const BUILTIN_FILE: &str = "<built-in>/workflows.yaml";
 
@@ -51,16 +56,21 @@ pub struct Policies {
 impl Policies {
     /// The built-in workflows alone.
     pub fn builtin() -> Policies {
+        // The built-in file is part of the binary and tested; a failure here is a bug in signoff.
+        Policies::with_builtin(BUILTIN_YAML).unwrap_or_else(|diags| panic!("built-in workflows do not parse:\n{diags}"))
+    }
+
+    /// The built-in workflows as `text` defines them: this build's ([`builtin_text`]), or those of the build
+    /// that stored a catalog snapshot, which a later build replays with (its built-ins may differ).
+    pub fn with_builtin(text: &str) -> Result<Policies, Diagnostics> {
         let file: Arc<Path> = Arc::from(Path::new(BUILTIN_FILE));
         let mut p = Policies::default();
         let mut diags = Diagnostics::new();
-        // The built-in file is part of the binary and tested; a failure here is a bug in signoff.
-        match source::parse_str(file, BUILTIN_YAML, source::Format::Yaml) {
+        match source::parse_str(file, text, source::Format::Yaml) {
             Ok(doc) => p.add_document(&doc, true, &mut diags),
             Err(d) => diags.push(d),
         }
-        assert!(diags.is_empty(), "built-in workflows do not parse:\n{diags}");
-        p
+        diags.into_result(p)
     }
 
     /// The built-ins plus every workflow in the file or folder at `path`.

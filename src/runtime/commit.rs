@@ -125,8 +125,11 @@ async fn try_commit(inner: &Inner, works: &[&Work]) -> Result<(Vec<Result<Reply,
         }
     }
     w.flush(&mut tx).await?;
-    audit::append(&inner.store, &mut tx, &w.audit).await?;
+    let checkpoint = audit::append(&inner.store, &mut tx, &w.audit, inner.signer.as_deref()).await?;
     tx.commit().await?;
+    if let Some(c) = &checkpoint {
+        audit::checkpoint::log(c);
+    }
     Ok((results, w.decisions))
 }
 
@@ -551,8 +554,9 @@ impl<'a> Writer<'a> {
                     item_id: None,
                     kind: "requested".to_owned(),
                     actor: Some(request.requester.clone()),
-                    detail: self
-                        .with_via(json!({ "resource": request.resource, "items": started.len(), "request": body })),
+                    detail: self.with_via(self.with_catalog(json!({
+                        "resource": request.resource, "items": started.len(), "request": body
+                    }))),
                 });
                 for (_, s) in started {
                     insert_item(tx, &s.item, *at).await?;
@@ -836,6 +840,9 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// The audit row of an accepted event. It holds everything the event holds (the actor, the row's `at`, and
+    /// the detail), because `signoff audit verify` rebuilds the event from this row to replay the item: the
+    /// `item_events` table is not chained or signed, the audit trail is.
     fn record_event(&mut self, request_id: &str, item_id: &str, event: &Event) {
         let (kind, actor, detail) = match event {
             Event::Decide { prompt, by, decision, channel, .. } => {
@@ -852,7 +859,7 @@ impl<'a> Writer<'a> {
             item_id: Some(item_id.to_owned()),
             kind: kind.to_owned(),
             actor,
-            detail,
+            detail: self.with_catalog(detail),
         });
     }
 
@@ -860,6 +867,17 @@ impl<'a> Writer<'a> {
     fn with_via(&self, mut detail: serde_json::Value) -> serde_json::Value {
         if let (Some(via), Some(map)) = (&self.via, detail.as_object_mut()) {
             map.insert("via".to_owned(), json!(via));
+        }
+        detail
+    }
+
+    /// `detail` with `"catalog": id` of the catalog the engine ran on, for the rows that start or change an item
+    /// (`requested`, `decision`, `timer`, `cancel`, `grant.end`): `signoff audit verify` replays each item from
+    /// these rows on that very catalog (DESIGN 7.3). A catalog put together in code has no snapshot, and its
+    /// rows no id.
+    fn with_catalog(&self, mut detail: serde_json::Value) -> serde_json::Value {
+        if let (Some(id), Some(map)) = (self.inner.catalog.snapshot_id(), detail.as_object_mut()) {
+            map.insert("catalog".to_owned(), json!(id));
         }
         detail
     }

@@ -866,7 +866,8 @@ mod tests {
             .await
             .unwrap();
         }
-        let rt = Runtime::start(store.clone(), Arc::new(Catalog::empty()), Chat::default(), None, Tuning::default());
+        let rt =
+            Runtime::start(store.clone(), Arc::new(Catalog::empty()), Chat::default(), None, Tuning::default(), None);
 
         let purged = purge(&rt.inner).await.unwrap();
 

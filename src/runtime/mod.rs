@@ -24,6 +24,7 @@ use std::time::Duration as StdDuration;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
+use crate::audit::Signer;
 use crate::catalog::{Catalog, LookupError};
 use crate::chat::Chat;
 use crate::engine::{self, Decision, GrantEnd, ItemSpec, Refusal};
@@ -254,6 +255,8 @@ pub(crate) struct Inner {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) chat: Chat,
     pub(crate) webhook: Option<Webhook>,
+    /// Signs a checkpoint of the audit chain's head at every commit that appends to it (`[audit] signing_key`).
+    pub(crate) signer: Option<Arc<Signer>>,
     pub(crate) tuning: Tuning,
     /// This process's name in leases.
     pub(crate) owner: String,
@@ -276,8 +279,16 @@ pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
 const QUEUE: usize = 8192;
 
 impl Runtime {
-    /// Starts the committer, dispatcher and timer loop over an open, migrated store.
-    pub fn start(store: Store, catalog: Arc<Catalog>, chat: Chat, webhook: Option<Webhook>, tuning: Tuning) -> Runtime {
+    /// Starts the committer, dispatcher, timer loop and lease renewal over an open, migrated store. With a
+    /// `signer`, every commit that appends audit rows also stores a signed checkpoint of the chain's head.
+    pub fn start(
+        store: Store,
+        catalog: Arc<Catalog>,
+        chat: Chat,
+        webhook: Option<Webhook>,
+        tuning: Tuning,
+        signer: Option<Arc<Signer>>,
+    ) -> Runtime {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (stopping, _) = watch::channel(false);
         let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
@@ -286,6 +297,7 @@ impl Runtime {
             catalog,
             chat,
             webhook,
+            signer,
             tuning,
             owner,
             jobs: tx,

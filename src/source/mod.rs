@@ -324,11 +324,26 @@ pub fn parse_str(file: Arc<Path>, text: &str, format: Format) -> Result<Document
 
 /// Reads and parses one file, its format chosen from its extension.
 pub fn load_file(path: &Path) -> Result<Document, Diagnostic> {
+    load_file_with_text(path).map(|(doc, _)| doc)
+}
+
+/// As [`load_file`], also returning the text the document was parsed from.
+pub fn load_file_with_text(path: &Path) -> Result<(Document, String), Diagnostic> {
     let Some(format) = Format::from_path(path) else {
         return Err(Diagnostic::file(path, "unsupported file type: expected a .yaml, .yml or .json file"));
     };
     let text = fs::read_to_string(path).map_err(|e| Diagnostic::file(path, format!("cannot read: {e}")))?;
-    parse_str(Arc::from(path), &text, format)
+    let doc = parse_str(Arc::from(path), &text, format)?;
+    Ok((doc, text))
+}
+
+/// Parsed documents and the text of each, in the same order: what [`load_path_with_text`] read.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The documents.
+    pub docs: Vec<Document>,
+    /// `(name, text)` of each document, the name as its positions give it.
+    pub texts: Vec<(String, String)>,
 }
 
 /// A file, or a folder: every .yaml/.yml/.json in it, recursively, in sorted path order. Other files are
@@ -338,13 +353,21 @@ pub fn load_file(path: &Path) -> Result<Document, Diagnostic> {
 /// An empty folder or a missing path is an error naming the path. Every file is parsed even after an error,
 /// so one run reports the errors of all of them.
 pub fn load_path(path: &Path) -> Result<Vec<Document>, Diagnostics> {
+    load_path_with_text(path).map(|loaded| loaded.docs)
+}
+
+/// As [`load_path`], also keeping each file's text: the catalog keeps what it was built from, so that the same
+/// catalog can be rebuilt later from a stored copy ([`crate::catalog::source`]).
+pub fn load_path_with_text(path: &Path) -> Result<Loaded, Diagnostics> {
     let meta = fs::metadata(path).map_err(|e| {
         let message =
             if e.kind() == std::io::ErrorKind::NotFound { "not found".to_owned() } else { format!("cannot read: {e}") };
         Diagnostics::from(Diagnostic::file(path, message))
     })?;
     if !meta.is_dir() {
-        return load_file(path).map(|doc| vec![doc]).map_err(Diagnostics::from);
+        return load_file_with_text(path)
+            .map(|(doc, text)| Loaded { texts: vec![(doc.file.display().to_string(), text)], docs: vec![doc] })
+            .map_err(Diagnostics::from);
     }
 
     let mut errors = Diagnostics::new();
@@ -355,14 +378,17 @@ pub fn load_path(path: &Path) -> Result<Vec<Document>, Diagnostics> {
     if files.is_empty() && errors.is_empty() {
         errors.push(Diagnostic::file(path, "no .yaml, .yml or .json files in this folder"));
     }
-    let mut docs = Vec::with_capacity(files.len());
+    let mut loaded = Loaded { docs: Vec::with_capacity(files.len()), texts: Vec::with_capacity(files.len()) };
     for file in &files {
-        match load_file(file) {
-            Ok(doc) => docs.push(doc),
+        match load_file_with_text(file) {
+            Ok((doc, text)) => {
+                loaded.texts.push((doc.file.display().to_string(), text));
+                loaded.docs.push(doc);
+            }
             Err(d) => errors.push(d),
         }
     }
-    errors.into_result(docs)
+    errors.into_result(loaded)
 }
 
 /// Adds the YAML and JSON files under `dir` to `files`. `visited` holds the canonical folders already walked,

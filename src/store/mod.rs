@@ -64,6 +64,9 @@ pub struct Store {
     backend: Backend,
     write: AnyPool,
     read: AnyPool,
+    /// The SQLite URL as opened (never a PostgreSQL URL, which may hold a password), for readers that need
+    /// SQLite's own driver ([`Store::sqlite_url`]).
+    sqlite_url: Option<String>,
 }
 
 impl Store {
@@ -76,6 +79,7 @@ impl Store {
                 std::fs::create_dir_all(dir)
                     .map_err(|source| StoreError::CreateDir { path: dir.to_owned(), source })?;
             }
+            let original = url.to_owned();
             let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
             let opts = AnyConnectOptions::from_str(&url).map_err(StoreError::Connect)?;
             let pool = |max: u32| {
@@ -98,7 +102,7 @@ impl Store {
             };
             let write = pool(1).await.map_err(StoreError::Connect)?;
             let read = pool(SQLITE_READERS).await.map_err(StoreError::Connect)?;
-            Ok(Store { backend: Backend::Sqlite, write, read })
+            Ok(Store { backend: Backend::Sqlite, write, read, sqlite_url: Some(original) })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = AnyConnectOptions::from_str(url).map_err(StoreError::Connect)?;
             let pool = |max: u32| {
@@ -109,7 +113,7 @@ impl Store {
             };
             let write = pool(POSTGRES_CONNECTIONS).await.map_err(StoreError::Connect)?;
             let read = pool(POSTGRES_CONNECTIONS).await.map_err(StoreError::Connect)?;
-            Ok(Store { backend: Backend::Postgres, write, read })
+            Ok(Store { backend: Backend::Postgres, write, read, sqlite_url: None })
         } else {
             Err(StoreError::UnsupportedUrl)
         }
@@ -171,6 +175,12 @@ impl Store {
                 .await?
                 .rows_affected();
         Ok(outbox + timers)
+    }
+
+    /// The SQLite database's URL, `None` on PostgreSQL. `signoff audit verify` reads millions of rows through
+    /// SQLite's own driver: through `Any`, each row is converted and copied once more on its way.
+    pub fn sqlite_url(&self) -> Option<&str> {
+        self.sqlite_url.as_deref()
     }
 
     /// Which database this is.

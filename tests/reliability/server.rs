@@ -14,6 +14,11 @@ use tokio::sync::watch;
 
 use super::client::Api;
 
+/// `[audit] signing_key`: every commit signs a checkpoint, so `audit verify` checks them after the kills too.
+pub fn signing_key() -> String {
+    signoff::audit::keys::private_base64(&ed25519_dalek::SigningKey::from_bytes(&[5; 32]))
+}
+
 /// The bearer token the config accepts.
 pub const TOKEN: &str = "reliability-token";
 /// The webhook's signing secret.
@@ -153,9 +158,11 @@ impl Server {
              [directory]\npath = \"directory.yaml\"\n\n\
              [policies]\npath = \"policies.yaml\"\n\n\
              [api]\ntokens = [\"{TOKEN}\"]\n\n\
-             [webhooks]\nurl = \"{hook}\"\nsecret = \"{SECRET}\"\n",
+             [webhooks]\nurl = \"{hook}\"\nsecret = \"{SECRET}\"\n\n\
+             [audit]\nsigning_key = \"{key}\"\n",
             db = self.db_path().display(),
             hook = self.hook,
+            key = signing_key(),
         );
         std::fs::write(self.config(), toml)?;
         Ok(())

@@ -63,12 +63,10 @@ use hyper_util::rt::TokioExecutor;
 use secrecy::SecretString;
 use serde_json::Value;
 use signoff::app::{Application, Options};
-use signoff::catalog::{Catalog, Settings};
+use signoff::catalog::{Catalog, CatalogSource, Settings};
 use signoff::chat::memory::{Call, MemoryAdapter};
 use signoff::config::Config;
-use signoff::policy::Policies;
 use signoff::runtime::{Runtime, Tuning};
-use signoff::source::{self, Format};
 use signoff::store::Store;
 use signoff_port::{ChatAdapter, ChatUser, MessageRef, Notification, Platform, PromptClosing, PromptMessage};
 
@@ -379,6 +377,11 @@ pub struct AppOptions {
     pub discord: Option<DiscordSetup>,
     /// Last changes to the config, after everything above is applied (tokens, limits, keys, workspaces).
     pub configure: Vec<Configure>,
+    /// `[audit] signing_key` (base64 of a seed, or PEM).
+    pub signing_key: Option<String>,
+    /// Whether the catalog keeps its snapshot (audit rows then name it). `false` plays a database written
+    /// before catalog snapshots were recorded.
+    pub snapshot: bool,
 }
 
 /// `[slack]` for an app that talks to a fake Slack ([`AppOptions::slack`]).
@@ -428,6 +431,8 @@ impl Default for AppOptions {
             slack: None,
             discord: None,
             configure: Vec::new(),
+            signing_key: None,
+            snapshot: true,
         }
     }
 }
@@ -527,6 +532,18 @@ impl AppOptions {
         self.policies(format!("workflows:\n  {name}:\n{indented}")).resource(&resource, name)
     }
 
+    /// Sign audit checkpoints with this `[audit] signing_key`.
+    pub fn signing_key(mut self, key: impl Into<String>) -> Self {
+        self.signing_key = Some(key.into());
+        self
+    }
+
+    /// Run on a catalog without a snapshot, as signoff did before snapshots were recorded.
+    pub fn without_snapshot(mut self) -> Self {
+        self.snapshot = false;
+        self
+    }
+
     /// Background timings.
     pub fn tuning(mut self, tuning: Tuning) -> Self {
         self.tuning = tuning;
@@ -539,26 +556,21 @@ impl AppOptions {
         self
     }
 
-    /// Builds the catalog these options describe (panics with the diagnostics when invalid).
+    /// Builds the catalog these options describe (panics with the diagnostics when invalid). It is built from
+    /// its source text, as `signoff serve` builds one from files, so it carries a snapshot that audit rows name.
     pub fn catalog(&self) -> Catalog {
-        let docs: Vec<source::Document> =
-            self.directory.iter().enumerate().map(|(i, text)| parse(&format!("directory/{i}.yaml"), text)).collect();
-        let directory =
-            signoff::directory::load_documents(&docs).unwrap_or_else(|d| panic!("the test directory is invalid:\n{d}"));
-        let mut policies = Policies::builtin();
-        let mut diags = signoff::diag::Diagnostics::new();
-        for (i, text) in self.policies.iter().enumerate() {
-            policies.add_document(&parse(&format!("policies/{i}.yaml"), text), false, &mut diags);
-        }
-        assert!(diags.is_empty(), "the test policies are invalid:\n{diags}");
-        Catalog::new(directory, policies, self.settings.clone())
-            .unwrap_or_else(|d| panic!("the test directory and policies do not fit together:\n{d}"))
+        let named = |folder: &str, docs: &[String]| -> Vec<(String, String)> {
+            docs.iter().enumerate().map(|(i, text)| (format!("{folder}/{i}.yaml"), text.clone())).collect()
+        };
+        let source = CatalogSource::new(
+            named("directory", &self.directory),
+            named("policies", &self.policies),
+            signoff::policy::builtin_text(),
+            &self.settings,
+        );
+        Catalog::from_source(&source)
+            .unwrap_or_else(|d| panic!("the test directory and policies are invalid or do not fit together:\n{d}"))
     }
-}
-
-fn parse(name: &str, text: &str) -> source::Document {
-    source::parse_str(Arc::from(Path::new(name)), text, Format::Yaml)
-        .unwrap_or_else(|d| panic!("{d}\nin the test document:\n{text}"))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -597,7 +609,10 @@ pub struct TestApp {
 /// Builds and starts the real application described by `opts`.
 pub async fn spawn_app(opts: AppOptions) -> TestApp {
     init_tracing();
-    let catalog = opts.catalog();
+    let mut catalog = opts.catalog();
+    if !opts.snapshot {
+        catalog.snapshot = None;
+    }
     let (database, url) = match &opts.db {
         Db::Fresh(kind) => {
             let db = Arc::new(kind.create().await);
@@ -612,6 +627,7 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
     config.server.listen = SocketAddr::from(([127, 0, 0, 1], 0));
     config.database.url = url;
     config.api.tokens = opts.tokens.iter().map(|t| SecretString::from(t.clone())).collect();
+    config.audit.signing_key = opts.signing_key.clone().map(SecretString::from);
     if let Some((url, secret)) = &opts.webhook {
         config.webhooks.url = Some(url.clone());
         config.webhooks.secret = Some(SecretString::from(secret.clone()));
