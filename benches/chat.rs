@@ -1043,6 +1043,9 @@ async fn pending_targets(rt: &Runtime, platform: &str) -> anyhow::Result<Vec<Tar
 // Slack clicks
 // ---------------------------------------------------------------------------------------------------------
 
+/// Slack's `trigger_id`s, one per click.
+static TRIGGER_IDS: AtomicU64 = AtomicU64::new(1);
+
 /// The form body Slack POSTs when `t.user` clicks Approve on `t`'s message (`block_actions`).
 fn slack_click_body(t: &Target, response_url: &str) -> Bytes {
     let action_ts = format!("{}.000100", unix_now());
@@ -1053,7 +1056,8 @@ fn slack_click_body(t: &Target, response_url: &str) -> Bytes {
         "api_app_id": "A0BENCH",
         "token": "legacy-verification-token-unused",
         "container": { "type": "message", "message_ts": t.message, "channel_id": t.channel, "is_ephemeral": false },
-        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        // Unique per click, as Slack makes them: signoff treats a second callback with the same one as a replay.
+        "trigger_id": format!("{}.{}.bench", unix_now(), TRIGGER_IDS.fetch_add(1, Ordering::Relaxed)),
         "channel": { "id": t.channel, "name": "directmessage" },
         "message": { "type": "message", "ts": t.message, "bot_id": "B0BOT", "text": "Access request" },
         "state": { "values": {} },
