@@ -138,13 +138,12 @@ pub(super) async fn run(inner: Arc<Inner>) {
                 // Reap finished deliveries without waiting, then look for more work once at least half the
                 // slots are free: every claim is a write (a commit of its own on SQLite, sharing the one
                 // writer connection with the committer), so many claims of a row or two would slow decisions.
-                // But not for long: deliveries stuck on a slow platform (up to its timeout) must not hold back
-                // the rest, so after [`REFILL_AFTER`] any free slot is filled.
+                // But not while they are stuck: when no delivery has finished for [`REFILL_AFTER`] (a slow
+                // platform holds them up to its timeout), the free slots are filled, so the rest of the outbox
+                // does not wait behind them. While deliveries finish, waiting for half the slots costs nothing.
                 while inflight.try_join_next().is_some() {}
-                let waiting_since = Instant::now();
                 while inflight.len() > inner.tuning.concurrency / 2 {
-                    let left = REFILL_AFTER.saturating_sub(waiting_since.elapsed());
-                    match tokio::time::timeout(left, inflight.join_next()).await {
+                    match tokio::time::timeout(REFILL_AFTER, inflight.join_next()).await {
                         Ok(_) => {}
                         Err(_) if inflight.len() < inner.tuning.concurrency => break,
                         Err(_) => {
@@ -177,7 +176,8 @@ pub(super) async fn run(inner: Arc<Inner>) {
     let _ = recorder.await;
 }
 
-/// How long the dispatcher waits for half its slots to free up before it fills whichever are free.
+/// When no delivery in flight has finished for this long, they are stuck (on slow answers): the dispatcher fills its
+/// free slots instead of waiting for half of them. Deliveries to a healthy platform finish every few milliseconds.
 const REFILL_AFTER: Duration = Duration::from_millis(100);
 
 /// Completions waiting for the recorder at most; a delivery that finds the queue full waits for room.

@@ -74,7 +74,7 @@ impl Default for Tuning {
             backoff_max: StdDuration::from_secs(600),
             probe_every: StdDuration::from_secs(5),
             chat_backoff_base: StdDuration::from_millis(500),
-            chat_backoff_max: StdDuration::from_secs(5),
+            chat_backoff_max: StdDuration::from_secs(3),
             concurrency: 64,
             max_items: crate::config::DEFAULT_MAX_ITEMS,
         }

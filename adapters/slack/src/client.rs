@@ -79,7 +79,7 @@ pub struct SlackSettings {
     /// BENCHMARKS.md).
     pub min_interval: Duration,
     /// A delivery call (post, update, delete, history) with no answer after this long fails as
-    /// [`ChatError::Transient`]; if it was a post, the core then looks for the copy Slack may have stored. Default 6 s:
+    /// [`ChatError::Transient`]; if it was a post, the core then looks for the copy Slack may have stored. Default 4 s:
     /// Slack answers in well under a second, and a delivery held longer only delays the retry.
     pub request_timeout: Duration,
 }
@@ -92,7 +92,7 @@ impl SlackSettings {
             api_url: DEFAULT_API_URL.to_owned(),
             max_in_flight: 64,
             min_interval: Duration::ZERO,
-            request_timeout: Duration::from_secs(6),
+            request_timeout: Duration::from_secs(4),
         }
     }
 }
