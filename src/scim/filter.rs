@@ -222,6 +222,12 @@ impl Filter {
         eval(self, Ctx::Resource(kind), resource)
     }
 
+    /// Whether one value of a complex attribute (an element of `emails`, `members`...) satisfies the filter,
+    /// its paths read as sub-attributes of `parent`: how PATCH selects `emails[type eq "work"]`.
+    pub fn matches_value(&self, parent: Option<&'static AttrDef>, value: &Value) -> bool {
+        eval(self, Ctx::Complex(parent), value)
+    }
+
     /// `Some((path, value))` when the filter is one `attr eq "string"` comparison: the form Okta's and Entra's
     /// existence probes take (`userName eq "ana@example.com"`), which the storage layer answers with an index
     /// lookup instead of a scan. Check the attribute with [`AttrPath::is`].

@@ -15,11 +15,13 @@
 pub mod error;
 pub mod filter;
 pub mod map;
+pub mod patch;
 pub mod resource;
 pub mod schema;
 
 pub use error::{ScimError, ScimType};
 pub use filter::{AttrPath, CompValue, CompareOp, Filter, PathExpr, parse as parse_filter, parse_path};
 pub use map::{GroupFields, UserFields, group_fields, user_fields};
+pub use patch::apply_patch;
 pub use resource::{Kind, Meta, apply_put, location, normalize, render};
 pub use schema::{resource_types_json, schemas_json, service_provider_config_json};

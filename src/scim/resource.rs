@@ -180,7 +180,7 @@ fn put(target: &mut Map<String, Value>, def: &'static AttrDef, name: &str, value
 /// Validates and converts one attribute value against its definition; `None` when the value is null or
 /// empty (an unassigned attribute, RFC 7643 §2.5). `name` is how errors name the attribute. PATCH uses this
 /// to convert values before it stores them, so a filter in a later operation sees typed values.
-pub(crate) fn normalize_value(def: &'static AttrDef, name: &str, value: Value) -> Result<Option<Value>, ScimError> {
+pub(crate) fn normalize_value(def: &AttrDef, name: &str, value: Value) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
         return Ok(None);
     }
@@ -203,7 +203,7 @@ pub(crate) fn normalize_value(def: &'static AttrDef, name: &str, value: Value) -
     Ok(if out.is_empty() { None } else { Some(Value::Array(out)) })
 }
 
-fn single(def: &'static AttrDef, name: &str, value: Value) -> Result<Option<Value>, ScimError> {
+fn single(def: &AttrDef, name: &str, value: Value) -> Result<Option<Value>, ScimError> {
     let wrong = |what: &str| ScimError::invalid_value(format!("`{name}` must be {what}"));
     let v = match (def.ty, value) {
         (_, Value::Null) => return Ok(None),
