@@ -450,3 +450,194 @@ fn retain_subs(v: Value, keep: impl Fn(&str) -> bool) -> Option<Value> {
         other => one(other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::scim::ScimType;
+
+    const ENTERPRISE: &str = schema::ENTERPRISE_USER_SCHEMA;
+    const SIGNOFF: &str = schema::SIGNOFF_USER_SCHEMA;
+
+    fn meta() -> Meta {
+        Meta {
+            created: "2026-01-02T03:04:05Z".parse().expect("timestamp"),
+            last_modified: "2026-02-03T04:05:06Z".parse().expect("timestamp"),
+            version: None,
+        }
+    }
+
+    /// An Okta-style create body, with the extras clients send back: id, meta, groups, a password.
+    fn okta_user() -> Value {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+            "id": "client-chosen",
+            "meta": {"resourceType": "User"},
+            "UserName": "ana@example.com",
+            "name": {"givenName": "Ana", "familyName": "Diaz"},
+            "emails": {"primary": true, "value": "ana@example.com", "type": "work"},
+            "password": "hunter2",
+            "active": "True",
+            "groups": [{"value": "g1"}],
+            "favouriteColour": "blue",
+            "urn:example:unknown:2.0:User": {"x": 1},
+            ENTERPRISE: {"department": "Eng", "manager": {"value": "m1", "displayName": "Raj"}},
+            "urn:signoff:params:scim:schemas:extension:2.0:User:grade": "5",
+        })
+    }
+
+    #[test]
+    fn normalize_canonicalises_coerces_and_drops_what_the_client_does_not_own() {
+        let u = normalize(Kind::User, okta_user()).expect("valid");
+        assert_eq!(
+            u,
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE, SIGNOFF],
+                "userName": "ana@example.com",
+                "name": {"givenName": "Ana", "familyName": "Diaz"},
+                "emails": [{"primary": true, "value": "ana@example.com", "type": "work"}],
+                "active": true,
+                ENTERPRISE: {"department": "Eng", "manager": {"value": "m1"}},
+                SIGNOFF: {"grade": 5},
+            })
+        );
+        assert_eq!(normalize(Kind::User, u.clone()), Ok(u), "normalize is idempotent");
+    }
+
+    #[test]
+    fn normalize_errors_name_the_attribute_and_not_the_value() {
+        let cases = [
+            (Kind::User, json!({"name": {"givenName": "x"}}), ScimType::InvalidValue, "`userName` is required"),
+            (Kind::User, json!({"userName": "  "}), ScimType::InvalidValue, "`userName` is required"),
+            (Kind::Group, json!({"members": []}), ScimType::InvalidValue, "`displayName` is required"),
+            (
+                Kind::User,
+                json!({"userName": "a", "active": "yes-secret"}),
+                ScimType::InvalidValue,
+                "`active` must be a boolean",
+            ),
+            (Kind::User, json!({"userName": 7}), ScimType::InvalidValue, "`userName` must be a string"),
+            (
+                Kind::User,
+                json!({"userName": "a", "name": "secret"}),
+                ScimType::InvalidValue,
+                "`name` must be an object",
+            ),
+            (
+                Kind::User,
+                json!({"userName": "a", "emails": [{"value": 1}]}),
+                ScimType::InvalidValue,
+                "`emails.value` must be a string",
+            ),
+            (
+                Kind::User,
+                json!({"userName": "a", "emails": [{"value": "a", "primary": true}, {"value": "b", "primary": "True"}]}),
+                ScimType::InvalidValue,
+                "at most one value of `emails`",
+            ),
+            (
+                Kind::User,
+                json!({"userName": "a", SIGNOFF: {"grade": "five-secret"}}),
+                ScimType::InvalidValue,
+                "grade` must be an integer",
+            ),
+            (
+                Kind::User,
+                json!({"userName": "a", SIGNOFF: {"outOfOfficeUntil": "tomorrow-secret"}}),
+                ScimType::InvalidValue,
+                "outOfOfficeUntil` must be a date-time",
+            ),
+            (Kind::User, json!({"userName": "a", ENTERPRISE: "secret"}), ScimType::InvalidValue, "must be an object"),
+            (Kind::User, json!(["secret"]), ScimType::InvalidSyntax, "must be a JSON object"),
+            (
+                Kind::User,
+                json!({"userName": "a", "schemas": "secret"}),
+                ScimType::InvalidSyntax,
+                "`schemas` must be an array",
+            ),
+        ];
+        for (kind, body, t, detail) in cases {
+            let e = normalize(kind, body.clone()).expect_err(&body.to_string());
+            assert_eq!((e.status, e.scim_type), (400, Some(t)), "{body}");
+            assert!(e.detail.contains(detail), "{body}: {}", e.detail);
+            assert!(!e.detail.contains("secret"), "{body}: {}", e.detail);
+        }
+    }
+
+    #[test]
+    fn render_adds_id_meta_and_never_returns_the_password() {
+        let mut stored = normalize(Kind::User, okta_user()).expect("valid");
+        if let Some(o) = stored.as_object_mut() {
+            o.insert("password".into(), json!("hunter2"));
+        }
+        let out = render(Kind::User, &stored, "u-1", &meta(), "https://x/scim/v2/", None, None);
+        assert_eq!(out["id"], "u-1");
+        assert_eq!(
+            out["meta"],
+            json!({"resourceType": "User", "created": "2026-01-02T03:04:05Z",
+                   "lastModified": "2026-02-03T04:05:06Z", "location": "https://x/scim/v2/Users/u-1"})
+        );
+        assert!(out.get("password").is_none());
+        assert_eq!(out[ENTERPRISE]["department"], "Eng");
+        let versioned =
+            render(Kind::User, &stored, "u-1", &Meta { version: Some("W/\"3\"".into()), ..meta() }, "b", None, None);
+        assert_eq!(versioned["meta"]["version"], "W/\"3\"");
+    }
+
+    #[test]
+    fn render_applies_attributes_and_excluded_attributes() {
+        let stored = normalize(Kind::User, okta_user()).expect("valid");
+        let r = |a: Option<&str>, e: Option<&str>| render(Kind::User, &stored, "u-1", &meta(), "b", a, e);
+        let only = r(
+            Some(
+                "userName, name.familyName,emails.value,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department,password",
+            ),
+            None,
+        );
+        assert_eq!(
+            only,
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
+                "id": "u-1",
+                "userName": "ana@example.com",
+                "name": {"familyName": "Diaz"},
+                "emails": [{"value": "ana@example.com"}],
+                ENTERPRISE: {"department": "Eng"},
+            })
+        );
+        let whole_ext = r(Some(&format!("{SIGNOFF},meta")), None);
+        assert_eq!(whole_ext[SIGNOFF], json!({"grade": 5}));
+        assert_eq!(whole_ext["meta"]["resourceType"], "User");
+        assert!(whole_ext.get("userName").is_none());
+        let without = r(None, Some("emails,name.givenName,id,meta,urn:signoff:params:scim:schemas:extension:2.0:User"));
+        assert_eq!(without["id"], "u-1", "id is returned always");
+        assert!(without.get("emails").is_none() && without.get("meta").is_none() && without.get(SIGNOFF).is_none());
+        assert_eq!(without["name"], json!({"familyName": "Diaz"}));
+        assert_eq!(without["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE]));
+    }
+
+    #[test]
+    fn put_replaces_everything_the_client_owns() {
+        let existing = normalize(Kind::User, okta_user()).expect("valid");
+        let put =
+            apply_put(Kind::User, &existing, json!({"userName": "ana@example.com", "title": "CTO"})).expect("valid");
+        assert_eq!(
+            put,
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ana@example.com", "title": "CTO"})
+        );
+        let g = normalize(Kind::Group, json!({"displayName": "Ops", "members": [{"value": "u1"}]})).expect("valid");
+        let put =
+            apply_put(Kind::Group, &g, json!({"displayName": "Ops", "members": [{"value": "u2"}]})).expect("valid");
+        assert_eq!(put["members"], json!([{"value": "u2"}]));
+        assert!(apply_put(Kind::Group, &g, json!({"members": []})).is_err());
+    }
+
+    #[test]
+    fn the_kind_of_a_resource_comes_from_its_schemas_or_meta() {
+        assert_eq!(Kind::of(&json!({"schemas": [schema::GROUP_SCHEMA]})), Kind::Group);
+        assert_eq!(Kind::of(&json!({"meta": {"resourceType": "Group"}})), Kind::Group);
+        assert_eq!(Kind::of(&json!({"userName": "a"})), Kind::User);
+    }
+}
