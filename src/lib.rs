@@ -35,6 +35,7 @@ pub mod http;
 pub mod policy;
 pub mod request;
 pub mod runtime;
+pub mod scim;
 pub mod source;
 pub mod store;
 pub mod time;
