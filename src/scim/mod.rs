@@ -12,6 +12,8 @@
 //! form; the storage keeps it with an id and [`Meta`]; `render` returns it; `map::user_fields` /
 //! `map::group_fields` turn it into directory users and groups.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod filter;
 pub mod map;

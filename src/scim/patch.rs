@@ -84,6 +84,21 @@ fn apply_op(kind: Kind, doc: &mut Value, op: &Value) -> Result<(), ScimError> {
     let path = match get_ci(op, "path") {
         None | Some(Value::Null) => None,
         Some(Value::String(p)) if p.trim().is_empty() => None,
+        Some(Value::String(p)) if schema::extension(kind, p.trim()).is_some() => {
+            // A whole extension (`"path": "urn:...:enterprise:2.0:User"`): remove it, or apply its attributes.
+            let urn = p.trim();
+            let value = get_ci(op, "value").cloned();
+            return match (op_kind, value) {
+                (Op::Remove, _) => {
+                    if let (Some(ext), Some(root)) = (schema::extension(kind, urn), doc.as_object_mut()) {
+                        root.remove(ext.id);
+                    }
+                    Ok(())
+                }
+                (_, Some(v @ Value::Object(_))) => apply_keyed(kind, doc, op_kind, urn, v),
+                _ => Err(ScimError::invalid_value(format!("{} of `{urn}` needs a `value` object", op_kind.as_str()))),
+            };
+        }
         Some(Value::String(p)) => Some(parse_path(p)?),
         Some(_) => return Err(ScimError::invalid_path("`path` must be a string")),
     };
@@ -256,11 +271,8 @@ fn whole_attribute(
         return Ok(());
     }
     let new = normalize_value(attr, shown, value.unwrap_or(Value::Null))?;
-    if attr.mutability == Mutability::Immutable && op == Op::Add && container.get(name).is_none() {
-        // Setting an immutable attribute for the first time is allowed.
-    } else {
-        check_immutable(attr, container.get(name), new.as_ref(), shown)?;
-    }
+    // Setting an immutable attribute for the first time is allowed: `check_immutable` looks at the old value.
+    check_immutable(attr, container.get(name), new.as_ref(), shown)?;
     let Some(new) = new else {
         if op == Op::Replace {
             container.remove(name);
@@ -608,6 +620,18 @@ mod tests {
         let e = apply_patch(Kind::Group, &g, &body).expect_err("members.value is immutable");
         assert_eq!(e.scim_type, Some(ScimType::Mutability));
         assert!(e.detail.starts_with("operation 1:"), "{}", e.detail);
+    }
+
+    #[test]
+    fn a_whole_extension_can_be_replaced_and_removed() {
+        let body =
+            patch(json!([{"op": "replace", "path": ENTERPRISE, "value": {"department": "Ops", "costCenter": "8000"}}]));
+        let out = apply_patch(Kind::User, &user(), &body).expect("replaces");
+        assert_eq!(out[ENTERPRISE], json!({"department": "Ops", "costCenter": "8000"}));
+        let out =
+            apply_patch(Kind::User, &out, &patch(json!([{"op": "remove", "path": ENTERPRISE}]))).expect("removes");
+        assert!(out.get(ENTERPRISE).is_none());
+        assert_eq!(out["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:User"]));
     }
 
     #[test]
