@@ -223,6 +223,18 @@ impl Catalog {
         Catalog::build(parse(&source.directory), parse(&source.policies), &source.builtin, settings)
     }
 
+    /// The catalog of `base` (files, built-ins and settings, as a snapshot holds them) with `people`, the
+    /// provisioned people rendered as a directory document (DESIGN 7.5), loaded after the files and taking
+    /// precedence over their entries with the same id. `None` builds `base` alone.
+    pub fn with_people(base: &CatalogSource, people: Option<String>) -> Result<Catalog, Diagnostics> {
+        let mut source = base.clone();
+        source.directory.retain(|f| f.name != crate::directory::PROVISIONED);
+        if let Some(text) = people {
+            source.directory.push(source::SourceFile { name: crate::directory::PROVISIONED.to_owned(), text });
+        }
+        Catalog::from_source(&source)
+    }
+
     /// The id of the snapshot this catalog was built from, if it has one.
     pub fn snapshot_id(&self) -> Option<&str> {
         self.snapshot.as_deref().map(Snapshot::id)

@@ -132,11 +132,13 @@ pub struct DirectoryConfig {
     /// to the config file (or in the current folder when there is no file). Already resolved: a relative path
     /// from the file has been joined to the file's folder.
     pub path: PathBuf,
+    /// Serve SCIM 2.0 at `/scim/v2` for the identity provider's provisioning (DESIGN 7.5); off by default.
+    pub scim: bool,
 }
 
 impl Default for DirectoryConfig {
     fn default() -> Self {
-        DirectoryConfig { path: PathBuf::from("directory") }
+        DirectoryConfig { path: PathBuf::from("directory"), scim: false }
     }
 }
 
@@ -406,6 +408,7 @@ enum Setting {
     PublicUrl,
     DatabaseUrl,
     DirectoryPath,
+    DirectoryScim,
     PoliciesPath,
     PoliciesDefault,
     DefaultTimeout,
@@ -440,7 +443,7 @@ const RISK_KEY: &str = "risk";
 const SECTIONS: &[Section] = &[
     Section { name: "server", keys: &[("listen", Setting::Listen), ("public_url", Setting::PublicUrl)] },
     Section { name: "database", keys: &[("url", Setting::DatabaseUrl)] },
-    Section { name: "directory", keys: &[("path", Setting::DirectoryPath)] },
+    Section { name: "directory", keys: &[("path", Setting::DirectoryPath), ("scim", Setting::DirectoryScim)] },
     Section {
         name: "policies",
         keys: &[
@@ -938,6 +941,7 @@ fn bad_risk_level(key: &str) -> String {
 fn file_text<'a>(setting: Setting, value: &'a DeValue<'_>) -> Result<Cow<'a, str>, String> {
     match value {
         DeValue::String(s) => Ok(Cow::Borrowed(s.as_ref())),
+        DeValue::Boolean(b) if matches!(setting, Setting::DirectoryScim) => Ok(Cow::Owned(b.to_string())),
         DeValue::Integer(i)
             if matches!(setting, Setting::DiscordApplicationId | Setting::DefaultTimeout | Setting::ApiMaxItems) =>
         {
@@ -950,6 +954,7 @@ fn file_text<'a>(setting: Setting, value: &'a DeValue<'_>) -> Result<Cow<'a, str
                 Setting::DiscordApplicationId => "a string or an integer",
                 Setting::DefaultTimeout => "a duration string such as \"72h\"",
                 Setting::ApiMaxItems => "an integer",
+                Setting::DirectoryScim => "true or false",
                 _ => "a string",
             };
             Err(format!("`{}` must be {expected}, found {}", setting.name(), other.type_str()))
@@ -979,6 +984,13 @@ fn apply(config: &mut Config, setting: Setting, text: &str, base: Option<&Path>)
         Setting::PublicUrl => config.server.public_url = Some(base_url(&name, text)?),
         Setting::DatabaseUrl => config.database.url = database_url(&name, text)?,
         Setting::DirectoryPath => config.directory.path = path(),
+        Setting::DirectoryScim => {
+            config.directory.scim = match text {
+                "true" => true,
+                "false" => false,
+                _ => return Err(format!("`{name}` must be true or false, found `{text}`")),
+            }
+        }
         Setting::PoliciesPath => config.policies.path = Some(path()),
         Setting::PoliciesDefault => config.policies.default = text.to_owned(),
         Setting::DefaultTimeout => {

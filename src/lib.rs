@@ -10,6 +10,7 @@
 //! - [`policy`]: the expression language, `rule_v2` conditions and the built-in workflows.
 //! - [`catalog`]: directory and policies checked against each other; which workflow applies; content-addressed
 //!   snapshots of what a catalog was built from.
+//! - [`people`]: people and groups provisioned through SCIM, stored, and rendered into the directory.
 //! - [`request`]: a request split into one item per person, resource and role.
 //! - [`engine`]: the pure approval state machine (state + event -> state + effects).
 //! - [`store`]: SQLite or PostgreSQL through sqlx, with migrations.
@@ -32,6 +33,7 @@ pub mod diag;
 pub mod directory;
 pub mod engine;
 pub mod http;
+pub mod people;
 pub mod policy;
 pub mod request;
 pub mod runtime;

@@ -410,7 +410,7 @@ async fn stopping_while_decisions_are_in_flight_keeps_every_acknowledged_decisio
         }
         for id in &acknowledged {
             // Read through the test's own connection: the app closed its pools when it stopped.
-            let view = signoff::runtime::view::request(app.store(), app.runtime().catalog(), id)
+            let view = signoff::runtime::view::request(app.store(), &app.runtime().catalog(), id)
                 .await
                 .unwrap()
                 .expect("the request is stored");

@@ -13,7 +13,7 @@ pub async fn answer(runtime: &Runtime, token: &str, by: &str, decision: Decision
     match runtime.answer(token, by, decision, source, crate::time::now()).await {
         Ok(answered) => ClickReply::Closed(answered.closing),
         Err(RuntimeError::Replayed) => ClickReply::Replayed,
-        Err(e) => ClickReply::Refused { message: refusal(runtime.catalog(), &e) },
+        Err(e) => ClickReply::Refused { message: refusal(&runtime.catalog(), &e) },
     }
 }
 

@@ -34,13 +34,26 @@ pub fn load(path: &Path) -> Result<Directory, Diagnostics> {
     result
 }
 
-/// Validates a directory from already-parsed documents (several files make one directory).
+/// The name of the document that holds the people provisioned through SCIM (DESIGN 7.5), rendered from the
+/// database in the directory file format by [`crate::people`]. Its users and groups take precedence over file
+/// entries with the same id. It is kept in catalog snapshots like a file, so an audit replay sees the people
+/// an item really ran with.
+pub const PROVISIONED: &str = "(scim)/people.json";
+
+/// Validates a directory from already-parsed documents (several files make one directory). A document named
+/// [`PROVISIONED`] overrides the others' users and groups with the same id.
 pub fn load_documents(docs: &[Document]) -> Result<Directory, Diagnostics> {
     let mut raw = RawDirectory::default();
+    let mut provisioned = RawDirectory::default();
     let mut diags = Diagnostics::new();
     for doc in docs {
-        raw.add_document(doc, &mut diags);
+        if doc.file.as_ref() == Path::new(PROVISIONED) {
+            provisioned.add_document(doc, &mut diags);
+        } else {
+            raw.add_document(doc, &mut diags);
+        }
     }
+    raw.override_with(provisioned);
     let dir = raw.validate(&mut diags);
     diags.into_result(dir)
 }
@@ -166,6 +179,41 @@ struct RawRole {
 }
 
 impl RawDirectory {
+    /// Puts `over`'s users and groups in place of this directory's entries for the same people and groups: a
+    /// user whose id or email is one of `over`'s ids or emails, a group whose id or external id is one of
+    /// `over`'s. `over`'s entries come first, so an email both name resolves to `over`'s user.
+    fn override_with(&mut self, over: RawDirectory) {
+        if over.users.is_empty() && over.groups.is_empty() {
+            return;
+        }
+        let people: HashSet<String> = over
+            .users
+            .iter()
+            .flat_map(|u| std::iter::once(&u.id.value).chain(u.email.as_ref().map(|e| &e.value)))
+            .map(|k| k.trim().to_lowercase())
+            .collect();
+        let same_person = |u: &RawUser| {
+            people.contains(&u.id.value.trim().to_lowercase())
+                || u.email.as_ref().is_some_and(|e| people.contains(&e.value.trim().to_lowercase()))
+        };
+        let files = std::mem::take(&mut self.users);
+        self.users = over.users;
+        self.users.extend(files.into_iter().filter(|u| !same_person(u)));
+        let groups: HashSet<&str> = over
+            .groups
+            .iter()
+            .flat_map(|(g, _)| std::iter::once(g.id.value.as_str()).chain(g.external_id.as_deref()))
+            .collect();
+        let same_group = |g: &RawGroup| {
+            groups.contains(g.id.value.as_str()) || g.external_id.as_deref().is_some_and(|e| groups.contains(e))
+        };
+        let files: Vec<_> = std::mem::take(&mut self.groups).into_iter().filter(|(g, _)| !same_group(g)).collect();
+        self.groups = over.groups;
+        self.groups.extend(files);
+        self.broken.users.extend(over.broken.users);
+        self.broken.groups.extend(over.broken.groups);
+    }
+
     /// Adds one file's users, groups and resources; problems go to `diags`.
     pub fn add_document(&mut self, doc: &Document, diags: &mut Diagnostics) {
         let file = &doc.file;

@@ -14,7 +14,7 @@ use crate::policy::Expr;
 use crate::source::Spanned;
 use crate::time::{Duration, Timestamp};
 
-pub use load::{RawDirectory, load, load_documents};
+pub use load::{PROVISIONED, RawDirectory, load, load_documents};
 
 /// A user's stable id (usually their email address).
 pub type UserId = String;

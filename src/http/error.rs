@@ -57,6 +57,10 @@ impl From<RuntimeError> for ApiError {
             }
             RuntimeError::Lookup(_) | RuntimeError::TooManyItems { .. } => S::UNPROCESSABLE_ENTITY,
             RuntimeError::Replayed => S::CONFLICT,
+            RuntimeError::People(p) => match p {
+                crate::people::ChangeError::NotFound { .. } => S::NOT_FOUND,
+                crate::people::ChangeError::Taken(_) | crate::people::ChangeError::Stale => S::CONFLICT,
+            },
             RuntimeError::NotAnApprover { .. } => S::FORBIDDEN,
             RuntimeError::Refused(r) => match r {
                 Refusal::NotTheApprover { .. } | Refusal::NotTheRequester { .. } => S::FORBIDDEN,

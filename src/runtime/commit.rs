@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::{Inner, Job, Reply, RuntimeError, Work};
 use crate::audit::{self, Entry};
+use crate::catalog::Catalog;
 use crate::chat::render;
 use crate::engine::{self, Effect, Event, Item, ItemStatus};
 use crate::store::rows::{Inserts, Params, Val};
@@ -106,6 +107,7 @@ fn lock_key(w: &Work) -> &str {
         Work::Answer { token, .. } => token,
         Work::EndGrant { grant, .. } => grant,
         Work::Timer { item, .. } => item,
+        Work::People { change, .. } => change.id(),
         Work::Audit(_) => "",
     }
 }
@@ -144,6 +146,8 @@ async fn try_commit(inner: &Inner, works: &[&Work]) -> Result<(Vec<Result<Reply,
 /// the escalation that asks its author is refused as it would be had it arrived first.
 struct Writer<'a> {
     inner: &'a Inner,
+    /// The catalog every event of this batch runs on (the runtime's may be swapped meanwhile).
+    catalog: Arc<Catalog>,
     audit: Vec<Entry>,
     /// Items read or changed in this batch, by id.
     items: HashMap<String, Cached>,
@@ -183,6 +187,7 @@ impl<'a> Writer<'a> {
     fn new(inner: &'a Inner) -> Writer<'a> {
         Writer {
             inner,
+            catalog: inner.catalog.load_full(),
             audit: Vec::new(),
             items: HashMap::new(),
             ahead: Ahead::default(),
@@ -510,7 +515,7 @@ impl<'a> Writer<'a> {
     async fn apply(&mut self, tx: &mut Transaction<'static, Any>, work: &Work) -> Result<Reply, RuntimeError> {
         self.via = work.via().map(str::to_owned);
         match work {
-            Work::Create { request, started, at, idempotency_key, .. } => {
+            Work::Create { request, started, at, idempotency_key, catalog, .. } => {
                 let body = json!({
                     "roles": request.roles,
                     "for": request.beneficiaries,
@@ -554,9 +559,12 @@ impl<'a> Writer<'a> {
                     item_id: None,
                     kind: "requested".to_owned(),
                     actor: Some(request.requester.clone()),
-                    detail: self.with_via(self.with_catalog(json!({
-                        "resource": request.resource, "items": started.len(), "request": body
-                    }))),
+                    detail: self.with_via(with_catalog(
+                        catalog,
+                        json!({
+                            "resource": request.resource, "items": started.len(), "request": body
+                        }),
+                    )),
                 });
                 for (_, s) in started {
                     insert_item(tx, &s.item, *at).await?;
@@ -644,7 +652,7 @@ impl<'a> Writer<'a> {
                 let next = self.apply_event(tx, &item_id, decide_event(prompt, by, decision, channel, *at)).await?;
                 // What the clicked message should now say; chat answers the click with it at once.
                 let verdict = next.decisions.last().map_or_else(|| decision.verdict(), |d| d.verdict.clone());
-                let closing = render::answered(&self.inner.catalog, &next, &verdict, *at);
+                let closing = render::answered(&self.catalog, &next, &verdict, *at);
                 Ok(Reply::Answered { request: request_id, closing })
             }
             Work::Cancel { request, by, reason, at, .. } => {
@@ -712,6 +720,20 @@ impl<'a> Writer<'a> {
                     Err(e) => Err(e),
                 }
             }
+            Work::People { change, at, .. } => match crate::people::store::apply(tx, change, *at).await? {
+                Ok((kind, detail)) => {
+                    self.audit.push(Entry {
+                        at: *at,
+                        request_id: None,
+                        item_id: None,
+                        kind: kind.to_owned(),
+                        actor: self.via.clone(),
+                        detail: self.with_via(detail),
+                    });
+                    Ok(Reply::Done)
+                }
+                Err(e) => Err(RuntimeError::People(e)),
+            },
             Work::Audit(entries) => {
                 self.audit.extend(entries.iter().cloned());
                 Ok(Reply::Done)
@@ -802,7 +824,7 @@ impl<'a> Writer<'a> {
         };
         let request_id = cached.request_id.clone();
         let at = event.at();
-        match engine::apply(&self.inner.catalog, &cached.item, &event) {
+        match engine::apply(&self.catalog, &cached.item, &event) {
             Ok((next, effects)) => {
                 self.record_event(&request_id, item_id, &event);
                 let version = i64::try_from(next.events_applied).unwrap_or(i64::MAX);
@@ -859,7 +881,7 @@ impl<'a> Writer<'a> {
             item_id: Some(item_id.to_owned()),
             kind: kind.to_owned(),
             actor,
-            detail: self.with_catalog(detail),
+            detail: with_catalog(&self.catalog, detail),
         });
     }
 
@@ -867,17 +889,6 @@ impl<'a> Writer<'a> {
     fn with_via(&self, mut detail: serde_json::Value) -> serde_json::Value {
         if let (Some(via), Some(map)) = (&self.via, detail.as_object_mut()) {
             map.insert("via".to_owned(), json!(via));
-        }
-        detail
-    }
-
-    /// `detail` with `"catalog": id` of the catalog the engine ran on, for the rows that start or change an item
-    /// (`requested`, `decision`, `timer`, `cancel`, `grant.end`): `signoff audit verify` replays each item from
-    /// these rows on that very catalog (DESIGN 7.3). A catalog put together in code has no snapshot, and its
-    /// rows no id.
-    fn with_catalog(&self, mut detail: serde_json::Value) -> serde_json::Value {
-        if let (Some(id), Some(map)) = (self.inner.catalog.snapshot_id(), detail.as_object_mut()) {
-            map.insert("catalog".to_owned(), json!(id));
         }
         detail
     }
@@ -912,7 +923,8 @@ impl<'a> Writer<'a> {
         effects: &[Effect],
         at: Timestamp,
     ) -> Result<(), sqlx::Error> {
-        let cat = &self.inner.catalog;
+        let cat_arc = self.catalog.clone();
+        let cat = &*cat_arc;
         let item_id = item.spec.item.as_str();
         let request_id = item.spec.request.as_str();
         let version = item.events_applied;
@@ -1034,7 +1046,7 @@ impl<'a> Writer<'a> {
     }
 
     fn recipients(&self, user: &str) -> Vec<signoff_port::ChatUser> {
-        match self.inner.catalog.directory.user(user) {
+        match self.catalog.directory.user(user) {
             Some(u) => self.inner.chat.recipients(u),
             None => Vec::new(),
         }
@@ -1076,6 +1088,17 @@ impl<'a> Writer<'a> {
         }
         Ok(())
     }
+}
+
+/// `detail` with `"catalog": id` of the catalog the engine ran on, for the rows that start or change an item
+/// (`requested`, `decision`, `timer`, `cancel`, `grant.end`): `signoff audit verify` replays each item from
+/// these rows on that very catalog (DESIGN 7.3). A catalog put together in code has no snapshot, and its
+/// rows no id.
+fn with_catalog(catalog: &Catalog, mut detail: serde_json::Value) -> serde_json::Value {
+    if let (Some(id), Some(map)) = (catalog.snapshot_id(), detail.as_object_mut()) {
+        map.insert("catalog".to_owned(), json!(id));
+    }
+    detail
 }
 
 fn decide_event(prompt: i64, by: &str, decision: &engine::Decision, channel: &str, at: Timestamp) -> Event {

@@ -15,6 +15,7 @@
 mod commit;
 mod dispatch;
 mod leases;
+mod people;
 mod timers;
 pub mod view;
 
@@ -62,6 +63,8 @@ pub struct Tuning {
     /// The most items one request may create (`[api] max_items`): one call must not be able to ask thousands of
     /// approvers, write thousands of rows and call the webhook thousands of times.
     pub max_items: usize,
+    /// How often each replica checks whether the people provisioned through SCIM changed (one indexed row).
+    pub people_poll: StdDuration,
 }
 
 impl Default for Tuning {
@@ -77,6 +80,7 @@ impl Default for Tuning {
             chat_backoff_max: StdDuration::from_secs(3),
             concurrency: 64,
             max_items: crate::config::DEFAULT_MAX_ITEMS,
+            people_poll: StdDuration::from_secs(1),
         }
     }
 }
@@ -176,6 +180,9 @@ pub enum RuntimeError {
     /// The service is shutting down and takes no new work.
     #[error("signoff is shutting down")]
     Unavailable,
+    /// A SCIM write that was not made (a taken `userName`, an unknown id, a concurrent change).
+    #[error(transparent)]
+    People(#[from] crate::people::ChangeError),
     /// A database failure.
     #[error("database error: {0}")]
     Store(#[from] sqlx::Error),
@@ -198,6 +205,8 @@ pub(crate) enum Work {
         idempotency_key: Option<String>,
         /// What acted.
         via: Option<String>,
+        /// The catalog the items were started on: their `requested` rows name it.
+        catalog: Arc<Catalog>,
     },
     /// An approver decides on every prompt they hold in a request (the API's decision route).
     Decide { request: String, approver: String, decision: Decision, source: Source, at: Timestamp },
@@ -209,6 +218,8 @@ pub(crate) enum Work {
     EndGrant { grant: String, by: String, how: GrantEnd, via: Option<String>, at: Timestamp },
     /// A timer is due.
     Timer { item: String, timer: u32, at: Timestamp },
+    /// A change to the people provisioned through SCIM, audited in the same commit.
+    People { change: crate::people::Change, via: Option<String>, at: Timestamp },
     /// Rows for the audit trail that no state change carries (delivery results, refused callbacks).
     Audit(Vec<crate::audit::Entry>),
 }
@@ -217,7 +228,10 @@ impl Work {
     /// What acted, for the audit rows this work writes.
     pub(crate) fn via(&self) -> Option<&str> {
         match self {
-            Work::Create { via, .. } | Work::Cancel { via, .. } | Work::EndGrant { via, .. } => via.as_deref(),
+            Work::Create { via, .. }
+            | Work::Cancel { via, .. }
+            | Work::EndGrant { via, .. }
+            | Work::People { via, .. } => via.as_deref(),
             Work::Decide { source, .. } | Work::Answer { source, .. } => source.via.as_deref(),
             Work::Timer { .. } | Work::Audit(_) => None,
         }
@@ -252,7 +266,9 @@ pub struct Runtime {
 
 pub(crate) struct Inner {
     pub(crate) store: Store,
-    pub(crate) catalog: Arc<Catalog>,
+    /// The catalog in use. Swapped whole (never edited) when the directory changes; each commit batch takes one
+    /// and runs every event of the batch on it, so an audit row always names the catalog its event ran on.
+    pub(crate) catalog: arc_swap::ArcSwap<Catalog>,
     pub(crate) chat: Chat,
     pub(crate) webhook: Option<Webhook>,
     /// Signs a checkpoint of the audit chain's head at every commit that appends to it (`[audit] signing_key`).
@@ -294,7 +310,7 @@ impl Runtime {
         let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
         let inner = Arc::new(Inner {
             store,
-            catalog,
+            catalog: arc_swap::ArcSwap::new(catalog),
             chat,
             webhook,
             signer,
@@ -312,15 +328,26 @@ impl Runtime {
         set.spawn(dispatch::run(inner.clone()));
         set.spawn(timers::run(inner.clone()));
         set.spawn(leases::run(inner.clone()));
+        set.spawn(people::run(inner.clone()));
         if let Ok(mut tasks) = inner.tasks.try_lock() {
             *tasks = set;
         }
         rt
     }
 
-    /// The catalog in use.
-    pub fn catalog(&self) -> &Catalog {
-        &self.inner.catalog
+    /// The catalog in use now. Hold the `Arc` for one piece of work: the next call may return a newer one.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.inner.catalog.load_full()
+    }
+
+    /// Puts `catalog` in use, after storing its snapshot: the audit rows written from now on name it, and
+    /// `signoff audit verify` must find it.
+    pub async fn swap_catalog(&self, catalog: Arc<Catalog>) -> Result<(), sqlx::Error> {
+        if let Some(snapshot) = &catalog.snapshot {
+            crate::audit::save_catalog(&self.inner.store, snapshot).await?;
+        }
+        self.inner.catalog.store(catalog);
+        Ok(())
     }
 
     /// The store in use.
@@ -363,7 +390,7 @@ impl Runtime {
         now: Timestamp,
         idempotency_key: Option<String>,
     ) -> Result<(RequestView, bool), RuntimeError> {
-        let cat = &self.inner.catalog;
+        let cat = self.inner.catalog.load_full();
         let requester = self.user_id(&new.requester)?;
         let mut beneficiaries = Vec::with_capacity(new.for_.len());
         for b in &new.for_ {
@@ -391,13 +418,15 @@ impl Runtime {
         };
         let mut started = Vec::new();
         for item in spec.items() {
-            let s = engine::start(cat, item.clone(), now).map_err(|e| match e {
+            let s = engine::start(&cat, item.clone(), now).map_err(|e| match e {
                 engine::StartError::Lookup(l) => RuntimeError::Lookup(l),
             })?;
             started.push((item, s));
         }
         let via = new.via.clone();
-        let reply = self.submit(Work::Create { request: spec, started, at: now, idempotency_key, via }).await?;
+        let reply = self
+            .submit(Work::Create { request: spec, started, at: now, idempotency_key, via, catalog: cat.clone() })
+            .await?;
         let (id, new) = match reply {
             Reply::Existing(id) => (id, false),
             Reply::Request(id) => (id, true),
@@ -512,7 +541,7 @@ impl Runtime {
 
     /// A stored request.
     pub async fn request(&self, id: &str) -> Result<Option<RequestView>, RuntimeError> {
-        Ok(view::request(&self.inner.store, &self.inner.catalog, id).await?)
+        Ok(view::request(&self.inner.store, &self.inner.catalog.load(), id).await?)
     }
 
     /// A page of requests, newest first.
@@ -524,13 +553,20 @@ impl Runtime {
         if let Some(r) = &filter.requester {
             filter.requester = Some(self.user_id(r)?);
         }
-        Ok(view::list(&self.inner.store, &self.inner.catalog, &filter).await?)
+        Ok(view::list(&self.inner.store, &self.inner.catalog.load(), &filter).await?)
+    }
+
+    /// Makes one change to the people provisioned through SCIM, durably and audited (`via` names the token). Every
+    /// replica's catalog follows within [`Tuning::people_poll`].
+    pub async fn provision(&self, change: crate::people::Change, via: Option<String>) -> Result<(), RuntimeError> {
+        self.submit(Work::People { change, via, at: crate::time::now() }).await.map(|_| ())
     }
 
     /// The directory id of a person named by id or email.
     pub fn user_id(&self, who: &str) -> Result<String, RuntimeError> {
         self.inner
             .catalog
+            .load()
             .directory
             .user(who.trim())
             .map(|u| u.id.clone())
