@@ -140,6 +140,8 @@ impl Application {
             metrics: metrics_handle(),
             slack: surfaces.slack,
             discord: surfaces.discord,
+            scim: config.directory.scim,
+            public_url: config.server.public_url.clone(),
         };
         let router = http::router(state);
         // Where start-up time went, so a slow start can be read off the log line.

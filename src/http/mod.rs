@@ -6,7 +6,8 @@
 //! - [`health`]: `/healthz`, `/readyz`, `/metrics`.
 //! - [`slack`]: `/slack/interactions`, `/slack/commands`.
 //! - [`discord`](self::discord): `/discord/interactions`.
-//! - [`auth`]: bearer tokens for `/api/v1`.
+//! - [`scim`](self::scim): `/scim/v2`, SCIM 2.0 provisioning (DESIGN 7.5).
+//! - [`auth`]: bearer tokens for `/api/v1` and `/scim/v2`.
 //! - [`error`]: the JSON error type every handler returns.
 
 pub mod audit;
@@ -17,6 +18,7 @@ pub mod grants;
 pub mod health;
 mod refused;
 pub mod requests;
+pub mod scim;
 pub mod slack;
 
 use std::sync::Arc;
@@ -36,6 +38,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 /// The largest request body accepted: far above any real request, small enough that nobody can make us
 /// buffer much.
 pub const MAX_BODY: usize = 64 * 1024;
+
+/// The largest SCIM body accepted: a group pushed with a few thousand members.
+pub const MAX_SCIM_BODY: usize = 1024 * 1024;
 
 /// How long a handler may take before the caller gets a 503 (the commit path is normally milliseconds).
 pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -63,6 +68,10 @@ pub struct AppState {
     pub slack: Option<Arc<slack::SlackSurface>>,
     /// Discord, when configured.
     pub discord: Option<Arc<discord::DiscordSurface>>,
+    /// Whether `/scim/v2` is served (`[directory] scim`).
+    pub scim: bool,
+    /// `[server] public_url`, for the URLs SCIM answers carry.
+    pub public_url: Option<String>,
 }
 
 /// Every route. The chat routes answer 404 when their platform is not configured.
@@ -75,15 +84,27 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_scope))
         .layer(middleware::from_fn_with_state(state.clone(), auth::require_token))
         .layer(middleware::from_fn(deadline));
-    Router::new()
+    let scim = scim::router()
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_scope))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::require_token))
+        .layer(middleware::from_fn(deadline))
+        // A group with its members in one PUT is larger than any API body.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_SCIM_BODY))
+        // Outside the token layers, so their refusals too come as SCIM error bodies.
+        .layer(middleware::from_fn_with_state(state.clone(), scim::scim_errors))
+        .route_layer(middleware::from_fn(track));
+    let rest = Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
         .merge(slack::router())
         .merge(discord::router())
         // After routing, so the latency histogram is labelled with the route template, not the raw path.
         .route_layer(middleware::from_fn(track))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY));
+    Router::new()
+        .merge(rest)
+        .nest("/scim/v2", scim)
         .fallback(|| async { error::ApiError::not_found("no such route") })
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
         // Outermost, so it also sees the errors axum and tower-http answer by themselves.
         .layer(middleware::from_fn(json_errors))
         .with_state(state)
@@ -121,7 +142,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("application/scim+json"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return resp;
     }
