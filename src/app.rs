@@ -83,6 +83,9 @@ impl Application {
         };
         let catalog_ms = started.elapsed().as_millis() as u64;
         let store = Store::open(&config.database.url).await.context("opening the database")?;
+        // The people provisioned through SCIM are part of the directory from the first request on.
+        let catalog =
+            crate::runtime::with_stored_people(&store, catalog).await.context("reading provisioned people")?;
         let database_ms = started.elapsed().as_millis() as u64 - catalog_ms;
         // Before the runtime starts: audit rows name the catalog's snapshot, so it must be in the database first.
         if let Some(snapshot) = &catalog.snapshot {

@@ -16,6 +16,7 @@ mod commit;
 mod dispatch;
 mod leases;
 mod people;
+pub use people::with_stored_people;
 mod timers;
 pub mod view;
 

@@ -49,6 +49,29 @@ pub(super) async fn run(inner: Arc<Inner>) {
     }
 }
 
+/// `catalog` with the people stored in the database, at start. A catalog not loaded from files (built in code)
+/// is returned as it is; so is one the stored people do not fit (logged and counted, as at a refresh).
+pub async fn with_stored_people(store: &crate::store::Store, catalog: Catalog) -> Result<Catalog, sqlx::Error> {
+    if store::revision(store).await? == 0 {
+        return Ok(catalog);
+    }
+    let Some(base) = base_source(&catalog) else { return Ok(catalog) };
+    let users = store::all(store, Table::Users).await?;
+    let groups = store::all(store, Table::Groups).await?;
+    let rendered = render(&users, &groups);
+    let people = (!users.is_empty() || !groups.is_empty()).then_some(rendered.text);
+    match Catalog::with_people(&base, people) {
+        Ok(c) => Ok(c),
+        Err(diags) => {
+            metrics::counter!("signoff_catalog_reload_failures_total", "what" => "people").increment(1);
+            for d in &diags.0 {
+                tracing::error!(problem = %d, "the provisioned people do not fit the catalog; starting without them");
+            }
+            Ok(catalog)
+        }
+    }
+}
+
 /// The files, built-ins and settings a catalog was built from, without any provisioned people.
 fn base_source(catalog: &Catalog) -> Option<CatalogSource> {
     let snapshot = catalog.snapshot.as_deref()?;
