@@ -453,3 +453,89 @@ async fn a_second_replica_on_postgres_sees_a_change_made_on_the_first() {
     assert_eq!(scim(&b, "DELETE", &format!("/Users/{id}"), None).await.status, 204);
     wait_for_person(&a, "quinn@example.com", false).await;
 }
+
+#[tokio::test]
+async fn a_deactivated_approver_is_dismissed_and_their_part_asked_again() {
+    for db in test_databases() {
+        let app = spawn_app(scim_app(AppOptions::new().on(&db))).await;
+        // Raj, Ana's manager in the files, is provisioned (his manager Vera stays a file person).
+        let mut raj = okta_user(RAJ, "Raj", "Patel");
+        raj["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = json!({ "manager": { "value": VERA } });
+        let r = scim(&app, "POST", "/Users", Some(raj)).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let raj_id = r.json()["id"].as_str().unwrap().to_owned();
+        app.wait_until("Raj provisioned, reporting to Vera", Duration::from_secs(5), async |app| {
+            app.runtime().catalog().directory.user(RAJ).and_then(|u| u.manager.clone()).as_deref() == Some(VERA)
+        })
+        .await;
+        let (status, view) =
+            app.create_request(json!({ "requester": ANA, "resource": "salesforce", "justification": "leaver" })).await;
+        assert_eq!(status, 201, "{view}");
+        let id = id_of(&view);
+        assert_eq!(prompt_approvers(&view, "pending"), vec![RAJ.to_owned()]);
+
+        // Okta deactivates Raj: his prompt is dismissed and the step asks the requester's next manager.
+        let off = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{ "op": "replace", "value": { "active": false } }]
+        });
+        assert_eq!(scim(&app, "PATCH", &format!("/Users/{raj_id}"), Some(off)).await.status, 200);
+        app.wait_until("Vera asked in Raj's place", Duration::from_secs(5), async |app| {
+            let v = app.request_view(&id).await;
+            prompt_approvers(&v, "pending") == vec![VERA.to_owned()]
+                && prompt_approvers(&v, "dismissed") == vec![RAJ.to_owned()]
+        })
+        .await;
+        let view = app.request_view(&id).await;
+        let dismissed =
+            item(&view)["prompts"].as_array().unwrap().iter().find(|p| p["approver"] == RAJ).unwrap().clone();
+        assert!(
+            dismissed["how"].as_str().unwrap_or_default().contains("no longer available (deactivated)"),
+            "{dismissed}"
+        );
+        let rows = app.audit_rows("unavailable").await;
+        assert_eq!(rows.len(), 1, "one re-ask, however many replicas saw the change: {rows:?}");
+        assert_eq!(rows[0].1["reason"], "deactivated");
+        app.wait_until("Ana told", Duration::from_secs(5), async |app| {
+            app.notifications_to(ANA).iter().any(|n| format!("{} {}", n.title, n.body).contains("no longer available"))
+        })
+        .await;
+
+        // Vera approves; the item settles, and the trail replays the re-ask exactly.
+        let r = app.decide(&id, VERA, "approve").await;
+        assert_eq!(r.0, 200, "{}", r.1);
+        app.wait_for_state(&id, "approved").await;
+        signoff_audit_verifies(&app).await;
+    }
+}
+
+#[tokio::test]
+async fn a_leaver_whose_step_can_still_be_decided_is_only_dismissed() {
+    let app = spawn_app(scim_app(AppOptions::new())).await;
+    let r = scim(&app, "POST", "/Users", Some(okta_user(KIM, "Kim", "Lee"))).await;
+    let kim_id = r.json()["id"].as_str().unwrap().to_owned();
+    wait_for_person(&app, KIM, true).await;
+    // The admin role asks either admin (Kim or Max): one answer is enough.
+    let (status, view) = app
+        .create_request(json!({ "requester": ANA, "resource": "salesforce", "roles": ["admin"], "justification": "x" }))
+        .await;
+    assert_eq!(status, 201, "{view}");
+    let id = id_of(&view);
+    assert_eq!(prompt_approvers(&view, "pending"), vec![KIM.to_owned(), MAX.to_owned()]);
+
+    // (A DELETE would bring back Kim's entry in the files: provisioned entries only take precedence over them.)
+    let off = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "Replace", "path": "active", "value": "False" }]
+    });
+    assert_eq!(scim(&app, "PATCH", &format!("/Users/{kim_id}"), Some(off)).await.status, 200);
+    app.wait_until("Kim's prompt dismissed", Duration::from_secs(5), async |app| {
+        prompt_approvers(&app.request_view(&id).await, "dismissed") == vec![KIM.to_owned()]
+    })
+    .await;
+    let view = app.request_view(&id).await;
+    assert_eq!(prompt_approvers(&view, "pending"), vec![MAX.to_owned()], "Max can still decide; nobody else is asked");
+    let rows = app.audit_rows("unavailable").await;
+    assert_eq!(rows[0].1["reason"], "deactivated", "{rows:?}");
+    signoff_audit_verifies(&app).await;
+}

@@ -31,7 +31,7 @@ use crate::store::{from_ms, ms};
 use crate::time::Duration;
 
 /// The kinds of audit row that start or change an item, in the order replay needs them.
-pub const REPLAYED_KINDS: [&str; 5] = ["requested", "decision", "timer", "cancel", "grant.end"];
+pub const REPLAYED_KINDS: [&str; 6] = ["requested", "decision", "timer", "cancel", "grant.end", "unavailable"];
 
 /// An audit row of one of [`REPLAYED_KINDS`].
 #[derive(Debug, Clone)]
@@ -197,6 +197,14 @@ struct TimerDetail {
 struct CancelDetail {
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    catalog: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct UnavailableDetail {
+    user: String,
+    reason: String,
     #[serde(default)]
     catalog: Option<String>,
 }
@@ -395,6 +403,10 @@ fn event(r: &AuditRow) -> Result<(Event, Option<String>), String> {
         "cancel" => {
             let d: CancelDetail = serde_json::from_str(&r.detail).map_err(read)?;
             (Event::Cancel { by: actor()?, reason: d.reason, at }, d.catalog)
+        }
+        "unavailable" => {
+            let d: UnavailableDetail = serde_json::from_str(&r.detail).map_err(read)?;
+            (Event::Unavailable { user: d.user, reason: d.reason, at }, d.catalog)
         }
         "grant.end" => {
             let d: GrantEndDetail = serde_json::from_str(&r.detail).map_err(read)?;

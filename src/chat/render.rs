@@ -96,6 +96,7 @@ pub fn dismissed(cat: &Catalog, item: &Item, reason: &DismissReason, at: Timesta
         DismissReason::Escalated { to: None, after } => format!("Timed out after {after} without an answer"),
         DismissReason::TimedOut { after } => format!("Rejected: no decision within {after}"),
         DismissReason::Cancelled { by: who } => format!("Cancelled by {}", name(cat, who)),
+        DismissReason::Unavailable { reason } => format!("You are no longer available ({reason}): asked elsewhere"),
     };
     PromptClosing { headline, at: when(at), summary: summary(cat, item) }
 }

@@ -199,6 +199,21 @@ impl RawDirectory {
         let files = std::mem::take(&mut self.users);
         self.users = over.users;
         self.users.extend(files.into_iter().filter(|u| !same_person(u)));
+        // A provisioned person's manager may be provisioned later, or live in the files: a reference to nobody
+        // is dropped (no manager until there is one) rather than failing the whole directory.
+        let known: HashSet<String> = self
+            .users
+            .iter()
+            .flat_map(|u| std::iter::once(&u.id.value).chain(u.email.as_ref().map(|e| &e.value)))
+            .map(|k| k.trim().to_lowercase())
+            .collect();
+        for u in self.users.iter_mut() {
+            if u.id.loc.file.as_ref() == Path::new(PROVISIONED)
+                && u.manager.as_ref().is_some_and(|m| !known.contains(&m.value.trim().to_lowercase()))
+            {
+                u.manager = None;
+            }
+        }
         let groups: HashSet<&str> = over
             .groups
             .iter()

@@ -89,6 +89,16 @@ pub enum Event {
         /// When.
         at: Timestamp,
     },
+    /// A person asked on this item can no longer be asked: deactivated or removed in the identity provider, or
+    /// gone out of office (DESIGN 7.5). Their pending prompts are dismissed and their part is asked again.
+    Unavailable {
+        /// Who.
+        user: UserId,
+        /// Why, in words (`deactivated`, `out of office until ...`): the dismissal and the audit say it.
+        reason: String,
+        /// When.
+        at: Timestamp,
+    },
     /// The grant ends before its time: released by its holder or revoked.
     EndGrant {
         /// Who ends it.
@@ -107,6 +117,7 @@ impl Event {
             Event::Decide { at, .. }
             | Event::TimerFired { at, .. }
             | Event::Cancel { at, .. }
+            | Event::Unavailable { at, .. }
             | Event::EndGrant { at, .. } => *at,
         }
     }
@@ -313,6 +324,12 @@ pub enum Refusal {
     UnknownPrompt {
         /// The id given.
         prompt: PromptId,
+    },
+    /// Nobody by this id is waited for on this item: nothing to re-ask.
+    #[error("{user} has no pending prompt on this item")]
+    NothingPending {
+        /// The person named.
+        user: UserId,
     },
     /// Someone other than the prompt's approver tried to answer it.
     #[error("this prompt is addressed to {approver}, not to {by}")]

@@ -64,6 +64,7 @@ pub fn apply(cat: &Catalog, item: &Item, event: &Event) -> Result<(Item, Vec<Eff
         }
         Event::TimerFired { timer, .. } => m.timer_fired(*timer),
         Event::Cancel { by, reason, .. } => m.cancel(by, reason.clone())?,
+        Event::Unavailable { user, reason, .. } => m.unavailable(user, reason)?,
         Event::EndGrant { by, how, .. } => m.end_grant(*how, Some(by))?,
     }
     m.item.events_applied += 1;

@@ -267,6 +267,9 @@ pub enum SlotState {
     Exhausted,
     /// No longer needed: the node settled without this answer.
     Closed,
+    /// The person can no longer be asked (deactivated, removed, out of office): this answer will not come, and
+    /// someone else may have been asked in their place.
+    Unavailable,
 }
 
 /// How a person answered.
@@ -336,6 +339,11 @@ pub enum DismissReason {
     Cancelled {
         /// Who cancelled.
         by: UserId,
+    },
+    /// The approver can no longer be asked (deactivated, removed, out of office); their part was asked again.
+    Unavailable {
+        /// Why, in words.
+        reason: String,
     },
 }
 

@@ -65,7 +65,7 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::Refused(r) => match r {
                 Refusal::NotTheApprover { .. } | Refusal::NotTheRequester { .. } => S::FORBIDDEN,
                 Refusal::AlreadySettled { .. } | Refusal::ItemSettled { .. } | Refusal::NoActiveGrant => S::CONFLICT,
-                Refusal::UnknownPrompt { .. } => S::NOT_FOUND,
+                Refusal::UnknownPrompt { .. } | Refusal::NothingPending { .. } => S::NOT_FOUND,
                 Refusal::EscalationNotAllowed
                 | Refusal::BadEscalationTarget { .. }
                 | Refusal::DurationTooLong { .. }

@@ -2,8 +2,8 @@
 //!
 //! The document must always load: one bad provisioning write must not stop every replica from taking the next
 //! change. So what the loader would refuse is settled here, deterministically (the same rows always give the
-//! same text, hence the same catalog snapshot id): a manager that is not provisioned is left out (the user has
-//! no manager until it is), a manager link that would close a cycle is dropped, an email another user already
+//! same text, hence the same catalog snapshot id): a manager that is neither provisioned nor in the directory
+//! files is left out by the loader (the user has no manager until there is one), a manager link that would close a cycle is dropped, an email another user already
 //! has is left out (the id stands in), a group whose directory id another group already has is skipped, and a
 //! member that is not a provisioned user is left out. Each is logged at the refresh.
 
@@ -52,7 +52,11 @@ pub fn render(users: &[Stored], groups: &[Stored]) -> Rendered {
                     manager.insert(f.user_name.to_lowercase(), name);
                 }
                 Some(_) => left_out.push(format!("user `{}`: is named as their own manager", f.user_name)),
-                None => left_out.push(format!("user `{}`: manager `{m}` is not provisioned", f.user_name)),
+                // Perhaps a person of the directory files (by id or email): the loader keeps the reference when
+                // one is, and drops it otherwise (`RawDirectory::override_with`).
+                None => {
+                    manager.insert(f.user_name.to_lowercase(), m.clone());
+                }
             }
         }
     }

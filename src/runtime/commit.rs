@@ -106,7 +106,7 @@ fn lock_key(w: &Work) -> &str {
         Work::Decide { request, .. } | Work::Cancel { request, .. } => request,
         Work::Answer { token, .. } => token,
         Work::EndGrant { grant, .. } => grant,
-        Work::Timer { item, .. } => item,
+        Work::Timer { item, .. } | Work::Unavailable { item, .. } => item,
         Work::People { change, .. } => change.id(),
         Work::Audit(_) => "",
     }
@@ -720,6 +720,13 @@ impl<'a> Writer<'a> {
                     Err(e) => Err(e),
                 }
             }
+            Work::Unavailable { item, user, reason, at } => {
+                let event = Event::Unavailable { user: user.clone(), reason: reason.clone(), at: *at };
+                match self.apply_event(tx, item, event).await {
+                    Ok(_) | Err(RuntimeError::UnknownRequest(_)) | Err(RuntimeError::Refused(_)) => Ok(Reply::Done),
+                    Err(e) => Err(e),
+                }
+            }
             Work::People { change, at, .. } => match crate::people::store::apply(tx, change, *at).await? {
                 Ok((kind, detail)) => {
                     self.audit.push(Entry {
@@ -872,6 +879,9 @@ impl<'a> Writer<'a> {
             }
             Event::TimerFired { timer, .. } => ("timer", None, json!({ "timer": timer })),
             Event::Cancel { by, reason, .. } => ("cancel", Some(by.clone()), json!({ "reason": reason })),
+            Event::Unavailable { user, reason, .. } => {
+                ("unavailable", Some(user.clone()), json!({ "user": user, "reason": reason }))
+            }
             Event::EndGrant { by, how, .. } => ("grant.end", Some(by.clone()), json!({ "how": how })),
         };
         let detail = self.with_via(detail);

@@ -219,6 +219,8 @@ pub(crate) enum Work {
     EndGrant { grant: String, by: String, how: GrantEnd, via: Option<String>, at: Timestamp },
     /// A timer is due.
     Timer { item: String, timer: u32, at: Timestamp },
+    /// An approver of `item` can no longer be asked (the directory changed): their part is asked again.
+    Unavailable { item: String, user: String, reason: String, at: Timestamp },
     /// A change to the people provisioned through SCIM, audited in the same commit.
     People { change: crate::people::Change, via: Option<String>, at: Timestamp },
     /// Rows for the audit trail that no state change carries (delivery results, refused callbacks).
@@ -234,7 +236,7 @@ impl Work {
             | Work::EndGrant { via, .. }
             | Work::People { via, .. } => via.as_deref(),
             Work::Decide { source, .. } | Work::Answer { source, .. } => source.via.as_deref(),
-            Work::Timer { .. } | Work::Audit(_) => None,
+            Work::Timer { .. } | Work::Unavailable { .. } | Work::Audit(_) => None,
         }
     }
 }
@@ -342,12 +344,45 @@ impl Runtime {
     }
 
     /// Puts `catalog` in use, after storing its snapshot: the audit rows written from now on name it, and
-    /// `signoff audit verify` must find it.
+    /// `signoff audit verify` must find it. Then open work follows the change (DESIGN 7.5): every person who could
+    /// be asked before and cannot now (deactivated, removed, gone out of office) has each pending prompt dismissed
+    /// and their part asked again, one item at a time through the committer. Every replica that swaps does
+    /// this; the second time an item has nothing pending for that person and nothing happens.
     pub async fn swap_catalog(&self, catalog: Arc<Catalog>) -> Result<(), sqlx::Error> {
         if let Some(snapshot) = &catalog.snapshot {
             crate::audit::save_catalog(&self.inner.store, snapshot).await?;
         }
-        self.inner.catalog.store(catalog);
+        let now = crate::time::now();
+        let before = self.inner.catalog.swap(catalog.clone());
+        let leavers: Vec<(String, String)> = before
+            .directory
+            .users()
+            .iter()
+            .filter(|u| u.is_available(now))
+            .filter_map(|u| match catalog.directory.user(&u.id) {
+                None => Some((u.id.clone(), "no longer in the directory".to_owned())),
+                Some(now_user) => now_user
+                    .unavailable_reason(now)
+                    .map(|why| (u.id.clone(), if why == "inactive" { "deactivated".to_owned() } else { why })),
+            })
+            .collect();
+        for (user, reason) in leavers {
+            let items: Vec<String> =
+                sqlx::query("SELECT DISTINCT item_id FROM prompts WHERE approver = $1 AND state = 'pending'")
+                    .bind(user.clone())
+                    .fetch_all(self.inner.store.reader())
+                    .await?
+                    .iter()
+                    .map(|r| sqlx::Row::try_get::<String, _>(r, 0))
+                    .collect::<Result<_, _>>()?;
+            tracing::info!(%user, %reason, items = items.len(), "an approver is no longer available; asking again");
+            for item in items {
+                let work = Work::Unavailable { item, user: user.clone(), reason: reason.clone(), at: now };
+                if let Err(e) = self.submit(work).await {
+                    tracing::warn!(error = %e, %user, "re-asking for an approver who left failed");
+                }
+            }
+        }
         Ok(())
     }
 

@@ -198,6 +198,7 @@ fn dismissal(cat: &Catalog, reason: &DismissReason) -> String {
         DismissReason::Escalated { to: None, after } => format!("timed out after {after}"),
         DismissReason::TimedOut { after } => format!("timed out after {after}"),
         DismissReason::Cancelled { by } => format!("cancelled by {}", name(by)),
+        DismissReason::Unavailable { reason } => format!("no longer available ({reason})"),
     }
 }
 

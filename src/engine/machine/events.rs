@@ -146,6 +146,7 @@ impl Machine<'_> {
                 (format!("timed out after {after}"), None)
             }
             DismissReason::Cancelled { by } => (format!("cancelled by {}", self.name(by)), Some(by.clone())),
+            DismissReason::Unavailable { reason } => (format!("no longer available ({reason})"), None),
         }
     }
 

@@ -7,6 +7,7 @@
 
 mod count;
 mod events;
+mod leaver;
 mod settle;
 mod start;
 
