@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
@@ -134,7 +134,8 @@ impl Args {
                 return Err(format!("unexpected argument `{a}`"));
             }
         }
-        let scenario = scenario.ok_or("name a scenario: decisions, decisions-pg, api, million, verify or probe")?;
+        let scenario =
+            scenario.ok_or("name a scenario: decisions, decisions-pg, api, million, verify, scim or probe")?;
         Ok(Args { scenario, opts })
     }
 
@@ -179,7 +180,10 @@ fn main() -> ExitCode {
             "million" => million(&args).await,
             "verify" => verify_scenario(&args).await,
             "probe" => probe_only().await,
-            other => Err(anyhow!("unknown scenario `{other}`: decisions, decisions-pg, api, million, verify or probe")),
+            "scim" => scim_push(&args, &metrics).await,
+            other => {
+                Err(anyhow!("unknown scenario `{other}`: decisions, decisions-pg, api, million, verify, scim or probe"))
+            }
         }
     });
     match result {
@@ -2356,4 +2360,237 @@ fn children_cpu() -> f64 {
     // `rest` starts at field 3 (state): cutime is field 16, cstime field 17.
     let ticks = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(16) + ticks(17)) / 100.0
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Scenario `scim`: an identity provider's initial push (DESIGN 7.5)
+// ---------------------------------------------------------------------------------------------------------
+
+/// Sends `POST /api/v1/requests/{id}/decisions` for `picked`, at `rate` per second, each at its scheduled instant
+/// (open loop, like [`open_loop_creates`]).
+async fn open_loop_decisions(http: &Http, picked: Vec<Pending>, rate: f64, stop: Option<Arc<AtomicBool>>) -> Phase {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, p) in picked.into_iter().enumerate() {
+        let at = started + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(at.into()).await;
+        if stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+            break;
+        }
+        let http = http.clone();
+        tasks.spawn(async move {
+            let path = format!("/api/v1/requests/{}/decisions", p.request);
+            let r = http.expect("POST", &path, Some(decision_body(&p.approver)), StatusCode::OK).await;
+            (at.elapsed(), r.map(|_| ()))
+        });
+    }
+    let mut phase = Phase::default();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok((lat, Ok(()))) => {
+                phase.ok += 1;
+                phase.latencies.push(lat);
+            }
+            Ok((_, Err(e))) => {
+                phase.errors += 1;
+                phase.first_error.get_or_insert(e);
+            }
+            Err(e) => {
+                phase.errors += 1;
+                phase.first_error.get_or_insert(e.to_string());
+            }
+        }
+    }
+    phase.elapsed = started.elapsed();
+    phase
+}
+
+/// A new hire as Okta sends it: core attributes, the enterprise extension with a manager, signoff's own.
+fn scim_user_body(i: usize) -> String {
+    serde_json::json!({
+        "schemas": [
+            "urn:ietf:params:scim:schemas:core:2.0:User",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "urn:signoff:params:scim:schemas:extension:2.0:User"
+        ],
+        "userName": format!("scim-{i:05}@load.test"),
+        "externalId": format!("00u{i:08}"),
+        "name": { "givenName": "Load", "familyName": format!("User {i}") },
+        "displayName": format!("Load User {i}"),
+        "emails": [{ "primary": true, "type": "work", "value": format!("scim-{i:05}@load.test") }],
+        "active": true,
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+            "department": "Load", "employeeNumber": i.to_string(), "manager": { "value": manager(i % MANAGERS) }
+        },
+        "urn:signoff:params:scim:schemas:extension:2.0:User": { "slackId": format!("U{i:08}"), "grade": 3 }
+    })
+    .to_string()
+}
+
+/// `--users` (10,000) then `--groups` (500, `--members` 20 each) created through `/scim/v2` by `--callers` (16)
+/// clients at once, on SQLite with `synchronous = FULL` (each write durable when answered), while decisions go
+/// in at `--rate` (50/s) through the API; then the same decisions with no push, for the idle figure. Prints the
+/// push's writes per second, decision latency idle and during the push (and their ratio), and how long until the
+/// catalog held every provisioned person.
+async fn scim_push(args: &Args, metrics: &PrometheusHandle) -> anyhow::Result<()> {
+    let users = args.get("users", 10_000usize)?;
+    let groups = args.get("groups", 500usize)?;
+    let members = args.get("members", 20usize)?;
+    let callers = args.get("callers", 16usize)?;
+    let rate = args.get("rate", 50.0f64)?;
+    let dir = scratch("load-scim")?;
+    println!("RESULT disk {}", probe_disk(dir.path()).await?);
+    let mut config = Config::default();
+    config.database.url = sqlite_url(&dir.path().join("scim.db"));
+    config.server.listen = "127.0.0.1:0".parse()?;
+    config.api.tokens = vec![SecretString::from(TOKEN)];
+    config.directory.scim = true;
+    // Built from its text, as a served catalog is: it has a snapshot, so the people refresher follows the push.
+    let settings = Settings {
+        default_timeout: Some(signoff::time::Duration::parse(DEFAULT_TIMEOUT).map_err(|e| anyhow!("{e}"))?),
+        ..Settings::default()
+    };
+    let source = CatalogSource::new(
+        vec![("load-directory.yaml".to_owned(), directory_yaml())],
+        Vec::new(),
+        signoff::policy::builtin_text(),
+        &settings,
+    );
+    let cat = Catalog::with_people(&source, None).map_err(|d| anyhow!("load catalog: {d}"))?;
+    let options = Options {
+        chat: Some(vec![Arc::new(MemoryAdapter::new(Platform::Console))]),
+        tuning: Tuning::default(),
+        catalog: Some(cat),
+    };
+    let app = Application::build(&config, options).await?;
+    let addr = app.local_addr();
+    let rt = app.runtime().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let http = Http::new(addr);
+
+    // Requests waiting for their manager: one decision each, during the push and after it.
+    let during_n = (rate * 60.0) as usize;
+    let idle_n = (rate * 20.0) as usize;
+    let (pending, made) = precreate(&rt, during_n + idle_n).await;
+    if made.errors > 0 {
+        bail!("creating the pending requests failed: {}", made.error_summary());
+    }
+    let _ = wait_drained(rt.store(), PHASE_LIMIT).await;
+    let (during_set, idle_set) = pending.split_at(during_n.min(pending.len()));
+    let before = Counters::read(metrics);
+
+    // The push, with decisions going in meanwhile.
+    let push_started = Instant::now();
+    let ids: Arc<std::sync::Mutex<Vec<(usize, String)>>> = Arc::default();
+    let push = {
+        let http = http.clone();
+        let ids = ids.clone();
+        tokio::spawn(async move {
+            let users_phase = closed_loop(users, callers, Instant::now() + PHASE_LIMIT, move |i| {
+                let http = http.clone();
+                let ids = ids.clone();
+                async move {
+                    let body =
+                        http.expect("POST", "/scim/v2/Users", Some(scim_user_body(i)), StatusCode::CREATED).await?;
+                    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+                    let id = v["id"].as_str().ok_or("no id in the answer")?.to_owned();
+                    if let Ok(mut m) = ids.lock() {
+                        m.push((i, id));
+                    }
+                    Ok(())
+                }
+            })
+            .await;
+            (users_phase, Instant::now())
+        })
+    };
+    let push_done = Arc::new(AtomicBool::new(false));
+    let decisions_task = {
+        let http = http.clone();
+        let picked = during_set.to_vec();
+        let stop = push_done.clone();
+        tokio::spawn(async move { open_loop_decisions(&http, picked, rate, Some(stop)).await })
+    };
+    let (users_phase, users_done) = push.await?;
+    let mut user_ids = ids.lock().map(|m| m.clone()).unwrap_or_default();
+    user_ids.sort();
+    let user_ids: Arc<Vec<String>> = Arc::new(user_ids.into_iter().map(|(_, id)| id).collect());
+    let groups_phase = {
+        let http = http.clone();
+        let user_ids = user_ids.clone();
+        closed_loop(groups, callers, Instant::now() + PHASE_LIMIT, move |g| {
+            let http = http.clone();
+            let user_ids = user_ids.clone();
+            async move {
+                let list: Vec<serde_json::Value> = (0..members)
+                    .filter_map(|k| user_ids.get((g * members + k) % user_ids.len().max(1)))
+                    .map(|id| serde_json::json!({ "value": id }))
+                    .collect();
+                let body = serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": format!("Load Group {g:04}"),
+                    "members": list,
+                })
+                .to_string();
+                http.expect("POST", "/scim/v2/Groups", Some(body), StatusCode::CREATED).await.map(|_| ())
+            }
+        })
+        .await
+    };
+    let push_elapsed = push_started.elapsed();
+    push_done.store(true, Ordering::Relaxed);
+    let writes = users_phase.ok + groups_phase.ok;
+    // Until the running catalog holds every provisioned person (each replica polls the revision every second).
+    let visible = loop {
+        let n = rt.catalog().directory.users().iter().filter(|u| u.id.starts_with("scim-")).count();
+        if n >= users_phase.ok || push_started.elapsed() > PHASE_LIMIT {
+            break push_started.elapsed().saturating_sub(push_elapsed);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let during = decisions_task.await?;
+    let counts = Counters::read(metrics).since(before);
+    let _ = wait_drained(rt.store(), PHASE_LIMIT).await;
+
+    // The same decisions with nothing else going on.
+    let idle = open_loop_decisions(&http, idle_set.to_vec(), rate, None).await;
+    let (rss, hwm) = rss_kb(std::process::id());
+    let snapshots: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM catalogs").fetch_one(rt.store().reader()).await?;
+    let snapshot_bytes: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(LENGTH(source)), 0) FROM catalogs")
+        .fetch_one(rt.store().reader())
+        .await?;
+    println!(
+        "RESULT scim-push users={} ({}) groups={} ({}) members={members} callers={callers} users_in={:.2}s total={:.2}s writes_per_s={:.0} users_per_s={:.0} user_create {} catalog_has_everyone_after_push={:.2}s snapshots={snapshots} snapshot_bytes={}MiB commits={:.0} rss={}MiB hwm={}MiB",
+        users_phase.ok,
+        users_phase.error_summary(),
+        groups_phase.ok,
+        groups_phase.error_summary(),
+        users_done.duration_since(push_started).as_secs_f64(),
+        push_elapsed.as_secs_f64(),
+        writes as f64 / push_elapsed.as_secs_f64(),
+        users_phase.rate(),
+        users_phase.latency_summary(),
+        visible.as_secs_f64(),
+        snapshot_bytes / (1024 * 1024),
+        counts.commits,
+        rss / 1024,
+        hwm / 1024,
+    );
+    println!(
+        "RESULT scim-decisions rate={rate:.0}/s during_push: ok={} {} {} | idle: ok={} {} {} | p99 ratio during/idle={:.2}",
+        during.ok,
+        during.error_summary(),
+        during.latency_summary(),
+        idle.ok,
+        idle.error_summary(),
+        idle.latency_summary(),
+        during.pct(99.0) / idle.pct(99.0).max(1e-9),
+    );
+    let _ = stop.send(());
+    server.await??;
+    Ok(())
 }
