@@ -73,3 +73,91 @@ impl Runtime {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::chat::Chat;
+    use crate::people::Change;
+    use crate::runtime::Tuning;
+    use crate::store::Store;
+
+    const PEOPLE: &str = "users:\n  - id: ana@example.com\n";
+    const WIKI: &str = "resources:\n  - id: wiki\n    kind: app\n    workflow: AUTO_APPROVE\n";
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Provisions a user through the runtime, as the SCIM routes do, and waits until the catalog has them.
+    async fn provision(rt: &Runtime, id: &str, user_name: &str) {
+        let resource = serde_json::json!({ "userName": user_name, "active": true });
+        let change = Change::PutUser {
+            id: id.to_owned(),
+            user_name: user_name.to_owned(),
+            external_id: None,
+            resource,
+            expect_version: None,
+        };
+        rt.provision(change, None).await.unwrap();
+        let started = Instant::now();
+        while rt.catalog().directory.user(user_name).is_none() {
+            assert!(started.elapsed() < Duration::from_secs(10), "{user_name} never reached the catalog");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn has_resource(rt: &Runtime, id: &str) -> bool {
+        rt.catalog().directory.resource(id).is_some()
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_the_provisioned_people_and_later_scim_changes_build_on_the_reloaded_files() {
+        // Arrange: a runtime on files, following SCIM changes quickly, with one provisioned user.
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "directory/people.yaml", PEOPLE);
+        write(dir.path(), "directory/resources.yaml", WIKI);
+        write(dir.path(), "policies/workflows.yaml", "workflows: {}\n");
+        let mut config = Config::default();
+        config.directory.path = dir.path().join("directory");
+        config.policies.path = Some(dir.path().join("policies"));
+        let catalog = Catalog::load(&config).unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        crate::audit::save_catalog(&store, catalog.snapshot.as_ref().unwrap()).await.unwrap();
+        let tuning = Tuning { people_poll: Duration::from_millis(20), ..Tuning::default() };
+        let rt = Runtime::start(store, Arc::new(catalog), Chat::default(), None, tuning, None);
+        provision(&rt, "u1", "zed@example.com").await;
+
+        // Act: a new resource in the files, reloaded.
+        write(dir.path(), "directory/resources.yaml", &format!("{WIKI}  - id: vault\n    kind: app\n"));
+        let id = rt.reload_files(&config).await.unwrap();
+
+        // Assert: the new files with the people; the next SCIM change renders onto the new files.
+        assert_eq!(rt.catalog().snapshot_id(), Some(id.as_str()));
+        assert!(has_resource(&rt, "vault") && rt.catalog().directory.user("zed@example.com").is_some());
+        provision(&rt, "u2", "yan@example.com").await;
+        assert!(has_resource(&rt, "vault"), "the SCIM refresh rebuilt from the reloaded files");
+
+        // Act: a broken file, reloaded.
+        let broken = format!("{WIKI}  - id: vault\n    kind: app\n  - id: broken\n    kind: app\n    workflow: NOPE\n");
+        write(dir.path(), "directory/resources.yaml", &broken);
+        let before = rt.catalog().snapshot_id().map(str::to_owned);
+        let e = rt.reload_files(&config).await.unwrap_err();
+
+        // Assert: every problem at its place; the running catalog and the base stay.
+        let ReloadError::Files(diags) = e else { panic!("a file error, not {e}") };
+        let problems: Vec<String> = diags.0.iter().map(ToString::to_string).collect();
+        let file = dir.path().join("directory/resources.yaml");
+        assert_eq!(problems, [format!("{}:9:15: unknown workflow `NOPE`", file.display())]);
+        assert_eq!(rt.catalog().snapshot_id().map(str::to_owned), before);
+        provision(&rt, "u3", "xia@example.com").await;
+        assert!(has_resource(&rt, "vault") && !has_resource(&rt, "broken"), "the base is the last good files");
+        rt.shutdown().await;
+    }
+}
