@@ -249,6 +249,21 @@ impl Surfaces {
     }
 }
 
+/// Reloads the directory and policy files on every `SIGHUP` (DESIGN 7.5), until the task is aborted. The handler
+/// is in place when this returns, so a pid file written afterwards never names a process that a `SIGHUP` would
+/// still terminate.
+#[cfg(unix)]
+pub fn reload_on_hangup(runtime: Runtime, config: Config) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    Ok(tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the directory and policy files");
+            // Logged and counted by the runtime; the running catalog stays on any error.
+            let _ = runtime.reload_files(&config).await;
+        }
+    }))
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {

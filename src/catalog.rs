@@ -6,6 +6,9 @@
 
 pub mod source;
 
+#[cfg(test)]
+mod review_modes;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::Path;

@@ -19,7 +19,7 @@
 //!
 //! # Paths
 //!
-//! A relative `directory.path` or `policies.path` written in the file is relative to the file's folder, so a
+//! A relative `directory.path`, `policies.path` or `server.pid_file` written in the file is relative to the file's folder, so a
 //! config works the same whatever folder signoff is started from. One given by an environment variable is relative
 //! to the current folder, like any path typed in a shell. Database URLs are kept exactly as given: a relative
 //! `sqlite://signoff.db` is relative to the current folder, which is what every other tool that reads the same URL
@@ -87,11 +87,15 @@ pub struct ServerConfig {
     /// The URL people and platforms use to reach this server (behind any proxy), without a trailing `/`, for
     /// links in prompts. Unset when signoff is only reached through the API.
     pub public_url: Option<String>,
+    /// Where `signoff serve` writes its process id at start (and removes it on a clean stop), so that
+    /// `signoff reload` knows which process to send `SIGHUP`. Unset: no pid file. Already resolved like the other
+    /// paths: relative to the config file's folder when written in the file.
+    pub pid_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), public_url: None }
+        ServerConfig { listen: SocketAddr::from(([127, 0, 0, 1], 8080)), public_url: None, pid_file: None }
     }
 }
 
@@ -406,6 +410,7 @@ fn load_from(
 enum Setting {
     Listen,
     PublicUrl,
+    PidFile,
     DatabaseUrl,
     DirectoryPath,
     DirectoryScim,
@@ -441,7 +446,10 @@ struct Section {
 const RISK_KEY: &str = "risk";
 
 const SECTIONS: &[Section] = &[
-    Section { name: "server", keys: &[("listen", Setting::Listen), ("public_url", Setting::PublicUrl)] },
+    Section {
+        name: "server",
+        keys: &[("listen", Setting::Listen), ("public_url", Setting::PublicUrl), ("pid_file", Setting::PidFile)],
+    },
     Section { name: "database", keys: &[("url", Setting::DatabaseUrl)] },
     Section { name: "directory", keys: &[("path", Setting::DirectoryPath), ("scim", Setting::DirectoryScim)] },
     Section {
@@ -982,6 +990,7 @@ fn apply(config: &mut Config, setting: Setting, text: &str, base: Option<&Path>)
             })?;
         }
         Setting::PublicUrl => config.server.public_url = Some(base_url(&name, text)?),
+        Setting::PidFile => config.server.pid_file = Some(path()),
         Setting::DatabaseUrl => config.database.url = database_url(&name, text)?,
         Setting::DirectoryPath => config.directory.path = path(),
         Setting::DirectoryScim => {
@@ -1193,6 +1202,7 @@ mod tests {
 [server]
 listen = "0.0.0.0:9000"
 public_url = "https://signoff.example.com/"
+pid_file = "run/signoff.pid"
 
 [database]
 url = "postgres://signoff:hunter2@db.internal/signoff"
@@ -1246,6 +1256,7 @@ secret = "webhook-secret"
         assert_eq!(c.file, None);
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.server.public_url, None);
+        assert_eq!(c.server.pid_file, None);
         assert_eq!(c.database.url, "sqlite://signoff.db");
         assert_eq!(c.database.sqlite_path(), Some(Path::new("signoff.db")));
         assert_eq!(c.directory.path, Path::new("directory"));
@@ -1283,6 +1294,7 @@ secret = "webhook-secret"
         let c = parse(FULL).unwrap();
         assert_eq!(c.server.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(c.server.public_url.as_deref(), Some("https://signoff.example.com"));
+        assert_eq!(c.server.pid_file.as_deref(), Some(Path::new("conf/run/signoff.pid")));
         assert_eq!(c.database.url, "postgres://signoff:hunter2@db.internal/signoff");
         assert_eq!(c.database.sqlite_path(), None);
         assert_eq!(c.directory.path, Path::new("conf/directory.yaml"));
@@ -1487,7 +1499,7 @@ secret = "webhook-secret"
         );
         assert_eq!(
             errors("[server]\nzzz = 1\n"),
-            ["conf/signoff.toml:2:1: unknown key `zzz` in [server] (known keys: `listen`, `public_url`)"]
+            ["conf/signoff.toml:2:1: unknown key `zzz` in [server] (known keys: `listen`, `public_url`, `pid_file`)"]
         );
         assert_eq!(
             errors("[sever]\nlisten = \"x\"\n"),
@@ -1560,6 +1572,7 @@ secret = "webhook-secret"
                 ("SIGNOFF_POLICIES_DEFAULT", "AUTO_APPROVE"),
                 ("SIGNOFF_POLICIES_DEFAULT_TIMEOUT", "2d"),
                 ("SIGNOFF_POLICIES_RISK_3", "SECURITY"),
+                ("SIGNOFF_SERVER_PID_FILE", "run/env.pid"),
                 ("SIGNOFF_API_TOKENS", " a, b ,,c, "),
                 ("SIGNOFF_SLACK_SIGNING_SECRET", "env-signing\n"),
                 ("SIGNOFF_SLACK_BOT_TOKEN", "xoxb-env"),
@@ -1580,6 +1593,7 @@ secret = "webhook-secret"
         // Paths from the environment are relative to the current folder, not the file's.
         assert_eq!(c.directory.path, Path::new("dir"));
         assert_eq!(c.policies.path.as_deref(), Some(Path::new("/etc/signoff/policies")));
+        assert_eq!(c.server.pid_file.as_deref(), Some(Path::new("run/env.pid")));
         assert_eq!(c.policies.default, "AUTO_APPROVE");
         assert_eq!(c.policies.default_timeout, Some(Duration::from_hours(48)));
         assert_eq!(c.policies.risk, ["MANAGER", "MANAGER", "APP_ADMIN", "SECURITY", "ANY_ONE_VP"]);
@@ -1648,7 +1662,7 @@ secret = "webhook-secret"
         assert_eq!(
             errors_env("", &[("SIGNOFF_SERVER_ZZZ", "1")]),
             [
-                "environment variable SIGNOFF_SERVER_ZZZ: unknown key `zzz` in [server] (known: `SIGNOFF_SERVER_LISTEN`, `SIGNOFF_SERVER_PUBLIC_URL`)"
+                "environment variable SIGNOFF_SERVER_ZZZ: unknown key `zzz` in [server] (known: `SIGNOFF_SERVER_LISTEN`, `SIGNOFF_SERVER_PUBLIC_URL`, `SIGNOFF_SERVER_PID_FILE`)"
             ]
         );
         assert_eq!(
@@ -1683,6 +1697,9 @@ secret = "webhook-secret"
         let c = Config::from_toml(Path::new("/etc/signoff/signoff.toml"), text, Vec::new()).unwrap();
         assert_eq!(c.directory.path, Path::new("/etc/signoff/people"));
         assert_eq!(c.policies.path.as_deref(), Some(Path::new("/etc/signoff/../shared/policies.yaml")));
+        let c = Config::from_toml(Path::new("/etc/signoff/signoff.toml"), "[server]\npid_file = \"signoff.pid\"\n", [])
+            .unwrap();
+        assert_eq!(c.server.pid_file.as_deref(), Some(Path::new("/etc/signoff/signoff.pid")));
 
         let c = parse("[directory]\npath = \"/srv/directory\"\n").unwrap();
         assert_eq!(c.directory.path, Path::new("/srv/directory"));

@@ -7,6 +7,8 @@ mod audit;
 mod check;
 mod discord;
 mod migrate;
+mod pid_file;
+mod reload;
 mod serve;
 mod simulate;
 mod token;
@@ -34,6 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the service: HTTP API, chat endpoints, timers and deliveries.
     Serve(serve::Args),
+    /// Make the running service reload its directory and policy files (sends SIGHUP to `[server] pid_file`).
+    Reload(reload::Args),
     /// Validate the config, directory and policies; print every problem as `file:line:col: message`.
     Check(check::Args),
     /// Show who would be asked for a request, step by step, without sending anything.
@@ -56,6 +60,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(&args),
+        Command::Reload(args) => reload::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Migrate(args) => migrate::run(&args),

@@ -1,7 +1,9 @@
-//! `signoff serve`: runs the service until SIGTERM or Ctrl-C, then drains and exits 0.
+//! `signoff serve`: runs the service until SIGTERM or Ctrl-C, then drains and exits 0. `SIGHUP` reloads the
+//! directory and policy files; with `[server] pid_file` the process id is written there for `signoff reload`.
 
 use std::process::ExitCode;
 
+use super::pid_file::PidFile;
 use super::{ConfigArg, LogFormat, init_logging, tokio_runtime};
 use crate::app::{Application, Options, shutdown_signal};
 use crate::config::Config;
@@ -34,7 +36,40 @@ pub(super) fn run(args: &Args) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        match app.run_until(shutdown_signal()).await {
+        // The SIGHUP handler first, then the pid file: `signoff reload` must never reach a process that SIGHUP
+        // would still terminate.
+        #[cfg(unix)]
+        let reloads = match crate::app::reload_on_hangup(app.runtime().clone(), config.clone()) {
+            Ok(task) => task,
+            Err(e) => {
+                tracing::error!("cannot handle SIGHUP (reloads): {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let pid_file = match &config.server.pid_file {
+            Some(path) => match PidFile::write(path) {
+                Ok(file) => {
+                    tracing::info!(path = %path.display(), pid = std::process::id(), "wrote the pid file");
+                    Some(file)
+                }
+                Err(e) => {
+                    tracing::error!("[server] pid_file: cannot write {}: {e}", path.display());
+                    return ExitCode::from(1);
+                }
+            },
+            None => None,
+        };
+        let result = app.run_until(shutdown_signal()).await;
+        #[cfg(unix)]
+        reloads.abort();
+        // Removed however serving ended: the process is about to exit, and a pid file left behind would name a
+        // process id the system may give to another program.
+        if let Some(file) = pid_file
+            && let Err(e) = file.remove()
+        {
+            tracing::warn!("[server] pid_file: cannot remove it: {e}");
+        }
+        match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!("{e:#}");

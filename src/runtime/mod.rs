@@ -11,12 +11,14 @@
 //! - [`timers`]: firing due timers.
 //! - [`leases`]: renewing this process's claims while it works on them.
 //! - [`view`]: what the API returns about requests and items.
+//! - [`reload`]: reloading the directory and policy files while serving (`SIGHUP`).
 
 mod commit;
 mod dispatch;
 mod leases;
 mod people;
 pub use people::with_stored_people;
+pub mod reload;
 mod timers;
 pub mod view;
 
@@ -27,7 +29,7 @@ use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::audit::Signer;
-use crate::catalog::{Catalog, LookupError};
+use crate::catalog::{Catalog, CatalogSource, LookupError};
 use crate::chat::Chat;
 use crate::engine::{self, Decision, GrantEnd, ItemSpec, Refusal};
 use crate::request::RequestSpec;
@@ -272,6 +274,10 @@ pub(crate) struct Inner {
     /// The catalog in use. Swapped whole (never edited) when the directory changes; each commit batch takes one
     /// and runs every event of the batch on it, so an audit row always names the catalog its event ran on.
     pub(crate) catalog: arc_swap::ArcSwap<Catalog>,
+    /// The files, built-ins and settings the catalog in use was built from, without provisioned people (`None`
+    /// when it was put together in code). Replaced by a reload of the files; the provisioned people are rendered
+    /// onto it. Locked for a whole rebuild ([`people::rebuild`]), which keeps rebuilds from interleaving.
+    pub(crate) base: tokio::sync::Mutex<Option<CatalogSource>>,
     pub(crate) chat: Chat,
     pub(crate) webhook: Option<Webhook>,
     /// Signs a checkpoint of the audit chain's head at every commit that appends to it (`[audit] signing_key`).
@@ -311,9 +317,11 @@ impl Runtime {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (stopping, _) = watch::channel(false);
         let owner = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+        let base = people::base_source(&catalog);
         let inner = Arc::new(Inner {
             store,
             catalog: arc_swap::ArcSwap::new(catalog),
+            base: tokio::sync::Mutex::new(base),
             chat,
             webhook,
             signer,

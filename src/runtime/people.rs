@@ -2,24 +2,25 @@
 //!
 //! Every SCIM write bumps `people_revision` in its own transaction. Each replica polls that one row every
 //! [`super::Tuning::people_poll`]; when it moved, the replica renders the stored people
-//! ([`crate::people::render`]), rebuilds the catalog from the files it started with plus that document, stores
-//! the new catalog's snapshot and swaps it in. A rebuild that fails (a file entry naming a group SCIM removed,
-//! say) leaves the running catalog in place, logs every problem and counts
-//! `signoff_catalog_reload_failures_total`; the next change tries again.
+//! ([`crate::people::render`]) onto the files it runs on (the base [`CatalogSource`] in [`Inner::base`], which
+//! a reload of the files replaces), stores the new catalog's snapshot and swaps it in. A rebuild that fails (a
+//! file entry naming a group SCIM removed, say) leaves the running catalog in place, logs every problem and
+//! counts `signoff_catalog_reload_failures_total{what="people"}`; the next change tries again.
+//!
+//! [`rebuild`] is the one way a catalog is rebuilt while serving, for a SCIM change and for a reload of the
+//! files ([`super::reload`]) alike: it holds [`Inner::base`] locked from reading the people to the swap, so two
+//! rebuilds never interleave and the last one swapped in always has the newest files and the newest people.
 
 use std::sync::Arc;
 
 use super::{Inner, Runtime};
 use crate::catalog::Catalog;
 use crate::catalog::source::{CatalogSource, Snapshot};
+use crate::diag::Diagnostics;
 use crate::people::render::render;
 use crate::people::store::{self, Table};
 
 pub(super) async fn run(inner: Arc<Inner>) {
-    let Some(mut base) = base_source(&inner.catalog.load()) else {
-        tracing::debug!("the catalog was not loaded from files: provisioned people are not followed");
-        return;
-    };
     let rt = Runtime { inner: inner.clone() };
     let mut stopping = inner.stopping.subscribe();
     let mut seen = None;
@@ -27,15 +28,35 @@ pub(super) async fn run(inner: Arc<Inner>) {
         match store::revision(&inner.store).await {
             Ok(rev) if Some(rev) != seen => {
                 // Revision 0: nothing was ever provisioned, and the catalog from the files is already in use.
-                if (rev > 0 || seen.is_some())
-                    && let Err(e) = refresh(&rt, &mut base).await
-                {
-                    tracing::warn!(error = %e, "reading the provisioned people failed; retrying");
-                    tokio::select! {
-                        _ = tokio::time::sleep(inner.tuning.people_poll) => {}
-                        _ = super::stopped(&mut stopping) => break,
+                if rev > 0 || seen.is_some() {
+                    match rebuild(&rt, None).await {
+                        Ok(Rebuilt::Swapped { catalog, users, groups }) => {
+                            metrics::counter!("signoff_catalog_reloads_total", "what" => "people").increment(1);
+                            tracing::info!(%catalog, users, groups, "directory updated from SCIM");
+                        }
+                        Ok(Rebuilt::NoBase) => {
+                            tracing::debug!(
+                                "the catalog was not loaded from files: provisioned people are not followed"
+                            );
+                        }
+                        Ok(Rebuilt::Refused(diags)) => {
+                            metrics::counter!("signoff_catalog_reload_failures_total", "what" => "people").increment(1);
+                            for d in &diags.0 {
+                                tracing::error!(
+                                    problem = %d,
+                                    "the provisioned people do not fit the catalog; keeping the running one"
+                                );
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "reading the provisioned people failed; retrying");
+                            tokio::select! {
+                                _ = tokio::time::sleep(inner.tuning.people_poll) => {}
+                                _ = super::stopped(&mut stopping) => break,
+                            }
+                            continue;
+                        }
                     }
-                    continue;
                 }
                 seen = Some(rev);
             }
@@ -72,17 +93,40 @@ pub async fn with_stored_people(store: &crate::store::Store, catalog: Catalog) -
     }
 }
 
+/// What [`rebuild`] did.
+#[derive(Debug)]
+pub(crate) enum Rebuilt {
+    /// The new catalog is in use.
+    Swapped {
+        /// Its snapshot id.
+        catalog: String,
+        /// Provisioned users and groups rendered into it.
+        users: usize,
+        groups: usize,
+    },
+    /// The catalog in use was not built from files (no snapshot) and no new files were given: nothing to build.
+    NoBase,
+    /// The catalog does not build; the running one stays, and so does the base.
+    Refused(Diagnostics),
+}
+
 /// The files, built-ins and settings a catalog was built from, without any provisioned people.
-fn base_source(catalog: &Catalog) -> Option<CatalogSource> {
+pub(super) fn base_source(catalog: &Catalog) -> Option<CatalogSource> {
     let snapshot = catalog.snapshot.as_deref()?;
     let mut source = Snapshot::read(snapshot.id(), snapshot.json()).ok()?;
     source.directory.retain(|f| f.name != crate::directory::PROVISIONED);
     Some(source)
 }
 
-/// Renders the stored people onto `base` and puts the result in use. `Err` only for a database failure; a
-/// catalog that does not build is logged and counted, and the running one stays.
-async fn refresh(rt: &Runtime, base: &mut CatalogSource) -> Result<(), sqlx::Error> {
+/// Renders the stored people onto `files` (new files, from a reload) or else the base in use, builds that
+/// catalog and puts it in use; with new files that built, they become the base the next SCIM change renders
+/// onto. `Err` only for a database failure; a catalog that does not build is returned as
+/// [`Rebuilt::Refused`], and the running catalog and the base stay as they were.
+pub(crate) async fn rebuild(rt: &Runtime, files: Option<CatalogSource>) -> Result<Rebuilt, sqlx::Error> {
+    let mut base = rt.inner.base.lock().await;
+    let Some(source) = files.as_ref().or(base.as_ref()) else {
+        return Ok(Rebuilt::NoBase);
+    };
     let store = &rt.inner.store;
     let users = store::all(store, Table::Users).await?;
     let groups = store::all(store, Table::Groups).await?;
@@ -94,18 +138,14 @@ async fn refresh(rt: &Runtime, base: &mut CatalogSource) -> Result<(), sqlx::Err
         tracing::warn!(more = rendered.left_out.len() - 20, "provisioned people: more left out");
     }
     let people = (!users.is_empty() || !groups.is_empty()).then_some(rendered.text);
-    match Catalog::with_people(base, people) {
-        Ok(catalog) => {
-            let id = catalog.snapshot_id().unwrap_or("none").to_owned();
-            rt.swap_catalog(Arc::new(catalog)).await?;
-            tracing::info!(catalog = %id, users = users.len(), groups = groups.len(), "directory updated from SCIM");
-        }
-        Err(diags) => {
-            metrics::counter!("signoff_catalog_reload_failures_total", "what" => "people").increment(1);
-            for d in &diags.0 {
-                tracing::error!(problem = %d, "the provisioned people do not fit the catalog; keeping the running one");
-            }
-        }
+    let catalog = match Catalog::with_people(source, people) {
+        Ok(catalog) => catalog,
+        Err(diags) => return Ok(Rebuilt::Refused(diags)),
+    };
+    let id = catalog.snapshot_id().unwrap_or("none").to_owned();
+    rt.swap_catalog(Arc::new(catalog)).await?;
+    if let Some(files) = files {
+        *base = Some(files);
     }
-    Ok(())
+    Ok(Rebuilt::Swapped { catalog: id, users: users.len(), groups: groups.len() })
 }

@@ -382,6 +382,9 @@ pub struct AppOptions {
     /// Whether the catalog keeps its snapshot (audit rows then name it). `false` plays a database written
     /// before catalog snapshots were recorded.
     pub snapshot: bool,
+    /// `([directory] path, [policies] path)`: load the catalog from these files, as `signoff serve` does,
+    /// instead of from `directory` and `policies`.
+    pub files: Option<(PathBuf, PathBuf)>,
 }
 
 /// `[slack]` for an app that talks to a fake Slack ([`AppOptions::slack`]).
@@ -433,6 +436,7 @@ impl Default for AppOptions {
             configure: Vec::new(),
             signing_key: None,
             snapshot: true,
+            files: None,
         }
     }
 }
@@ -544,6 +548,13 @@ impl AppOptions {
         self
     }
 
+    /// Load the directory and policies from these files or folders (`[directory] path`, `[policies] path`) with
+    /// `Catalog::load`, as `signoff serve` does; `directory` and `policies` are then not used.
+    pub fn files(mut self, directory: impl Into<PathBuf>, policies: impl Into<PathBuf>) -> Self {
+        self.files = Some((directory.into(), policies.into()));
+        self
+    }
+
     /// Background timings.
     pub fn tuning(mut self, tuning: Tuning) -> Self {
         self.tuning = tuning;
@@ -609,10 +620,13 @@ pub struct TestApp {
 /// Builds and starts the real application described by `opts`.
 pub async fn spawn_app(opts: AppOptions) -> TestApp {
     init_tracing();
-    let mut catalog = opts.catalog();
-    if !opts.snapshot {
-        catalog.snapshot = None;
-    }
+    let catalog = opts.files.is_none().then(|| {
+        let mut catalog = opts.catalog();
+        if !opts.snapshot {
+            catalog.snapshot = None;
+        }
+        catalog
+    });
     let (database, url) = match &opts.db {
         Db::Fresh(kind) => {
             let db = Arc::new(kind.create().await);
@@ -628,6 +642,10 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
     config.database.url = url;
     config.api.tokens = opts.tokens.iter().map(|t| SecretString::from(t.clone())).collect();
     config.audit.signing_key = opts.signing_key.clone().map(SecretString::from);
+    if let Some((directory, policies)) = &opts.files {
+        config.directory.path = directory.clone();
+        config.policies.path = Some(policies.clone());
+    }
     if let Some((url, secret)) = &opts.webhook {
         config.webhooks.url = Some(url.clone());
         config.webhooks.secret = Some(SecretString::from(secret.clone()));
@@ -652,7 +670,7 @@ pub async fn spawn_app(opts: AppOptions) -> TestApp {
         if real_chat { Vec::new() } else { opts.platforms.iter().map(|p| MemoryAdapter::new(*p)).collect() };
     let chat: Vec<Arc<dyn ChatAdapter>> =
         adapters.iter().map(|a| Arc::new(a.clone()) as Arc<dyn ChatAdapter>).collect();
-    let options = Options { chat: (!real_chat).then_some(chat), tuning: opts.tuning.clone(), catalog: Some(catalog) };
+    let options = Options { chat: (!real_chat).then_some(chat), tuning: opts.tuning.clone(), catalog };
     let app = Application::build(&config, options).await.unwrap_or_else(|e| panic!("signoff did not start: {e:#}"));
     let store = Store::connect(&config.database.url).await.unwrap_or_else(|e| panic!("test connection: {e}"));
     let addr = app.local_addr();
