@@ -24,11 +24,18 @@ pub(super) async fn run(inner: Arc<Inner>) {
     let rt = Runtime { inner: inner.clone() };
     let mut stopping = inner.stopping.subscribe();
     let mut seen = None;
+    // During a push (thousands of writes a minute) every poll sees a new revision; rebuilding at each would
+    // spend a core on catalogs nobody reads before the next. So a rebuild follows the previous one by at least
+    // [`BURST_GAP`] polls: a lone change is in use within one poll, a push's within a few.
+    let mut last_rebuild: Option<std::time::Instant> = None;
     loop {
+        let in_burst = last_rebuild.is_some_and(|t| t.elapsed() < inner.tuning.people_poll * BURST_GAP);
         match store::revision(&inner.store).await {
+            Ok(rev) if Some(rev) != seen && in_burst => {}
             Ok(rev) if Some(rev) != seen => {
                 // Revision 0: nothing was ever provisioned, and the catalog from the files is already in use.
                 if rev > 0 || seen.is_some() {
+                    last_rebuild = Some(std::time::Instant::now());
                     match rebuild(&rt, None).await {
                         Ok(Rebuilt::Swapped { catalog, users, groups }) => {
                             metrics::counter!("signoff_catalog_reloads_total", "what" => "people").increment(1);
@@ -110,6 +117,9 @@ pub(crate) enum Rebuilt {
     Refused(Diagnostics),
 }
 
+/// The fewest polls between two rebuilds (see [`run`]).
+const BURST_GAP: u32 = 2;
+
 /// The files, built-ins and settings a catalog was built from, without any provisioned people.
 pub(super) fn base_source(catalog: &Catalog) -> Option<CatalogSource> {
     let snapshot = catalog.snapshot.as_deref()?;
@@ -130,15 +140,27 @@ pub(crate) async fn rebuild(rt: &Runtime, files: Option<CatalogSource>) -> Resul
     let store = &rt.inner.store;
     let users = store::all(store, Table::Users).await?;
     let groups = store::all(store, Table::Groups).await?;
-    let rendered = render(&users, &groups);
-    for line in rendered.left_out.iter().take(20) {
+    let (n_users, n_groups) = (users.len(), groups.len());
+    // Rendering and building a catalog of thousands of people is a few hundred milliseconds of CPU: on a
+    // blocking thread, so that the request handlers sharing the async workers are not held up by it.
+    let source = source.clone();
+    let built = tokio::task::spawn_blocking(move || {
+        let rendered = render(&users, &groups);
+        let people = (!users.is_empty() || !groups.is_empty()).then_some(rendered.text);
+        (Catalog::with_people(&source, people), rendered.left_out)
+    })
+    .await;
+    let (built, left_out) = match built {
+        Ok(b) => b,
+        Err(e) => return Err(sqlx::Error::Protocol(format!("building the catalog failed: {e}"))),
+    };
+    for line in left_out.iter().take(20) {
         tracing::warn!(what = %line, "provisioned people: left out of the directory");
     }
-    if rendered.left_out.len() > 20 {
-        tracing::warn!(more = rendered.left_out.len() - 20, "provisioned people: more left out");
+    if left_out.len() > 20 {
+        tracing::warn!(more = left_out.len() - 20, "provisioned people: more left out");
     }
-    let people = (!users.is_empty() || !groups.is_empty()).then_some(rendered.text);
-    let catalog = match Catalog::with_people(source, people) {
+    let catalog = match built {
         Ok(catalog) => catalog,
         Err(diags) => return Ok(Rebuilt::Refused(diags)),
     };
@@ -147,5 +169,5 @@ pub(crate) async fn rebuild(rt: &Runtime, files: Option<CatalogSource>) -> Resul
     if let Some(files) = files {
         *base = Some(files);
     }
-    Ok(Rebuilt::Swapped { catalog: id, users: users.len(), groups: groups.len() })
+    Ok(Rebuilt::Swapped { catalog: id, users: n_users, groups: n_groups })
 }
