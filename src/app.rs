@@ -81,6 +81,9 @@ impl Application {
                 .map_err(|d| anyhow::anyhow!("{d}"))
                 .context("loading the directory and policies")?,
         };
+        for warning in catalog.directory.warnings() {
+            tracing::warn!("{warning}");
+        }
         let catalog_ms = started.elapsed().as_millis() as u64;
         let store = Store::open(&config.database.url).await.context("opening the database")?;
         // The people provisioned through SCIM are part of the directory from the first request on.

@@ -47,6 +47,8 @@ pub struct Settings {
     pub default_origin: Option<Origin>,
     /// Where each risk level's workflow was set, when known.
     pub risk_origins: [Option<Origin>; 5],
+    /// `[directory] scim`: references to people and groups not provisioned yet are warnings, not errors.
+    pub provisioning: bool,
 }
 
 impl Default for Settings {
@@ -58,6 +60,7 @@ impl Default for Settings {
             origin: "[policies]".to_owned(),
             default_origin: None,
             risk_origins: Default::default(),
+            provisioning: false,
         }
     }
 }
@@ -174,6 +177,7 @@ impl Catalog {
             },
             default_origin: config.policies.default_origin.clone(),
             risk_origins: config.policies.risk_origins.clone(),
+            provisioning: config.directory.scim,
         };
         Catalog::build(directory, policies, crate::policy::builtin_text(), settings)
     }
@@ -222,6 +226,7 @@ impl Catalog {
             origin: "catalog snapshot [policies]".to_owned(),
             default_origin: None,
             risk_origins: Default::default(),
+            provisioning: source.settings.provisioning,
         };
         Catalog::build(parse(&source.directory), parse(&source.policies), &source.builtin, settings)
     }
@@ -253,7 +258,7 @@ impl Catalog {
     ) -> Result<Catalog, Diagnostics> {
         let mut texts = (Vec::new(), Vec::new());
         let directory = directory.and_then(|loaded| {
-            let result = crate::directory::load_documents(&loaded.docs);
+            let result = crate::directory::load_documents_with(&loaded.docs, settings.provisioning);
             texts.0 = loaded.texts;
             // A 10,000-user file is millions of small allocations; freeing them takes tens of milliseconds that
             // start-up need not wait for.

@@ -643,3 +643,59 @@ fn hex_sha256(text: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// People provisioned through SCIM (DESIGN 7.5)
+
+#[test]
+fn with_scim_a_person_or_group_not_provisioned_yet_is_a_warning_not_an_error() {
+    let resources = "\
+resources:
+  - id: wiki
+    kind: app
+    admins: [admins, nova@example.com]
+    workflow: TWO_STEPS
+  - id: payroll
+    kind: group
+    group: payroll-approvers
+";
+    let manager_later = "\
+source: okta
+users:
+  - id: ana@example.com
+    manager: raj@example.com
+  - id: raj@example.com
+    manager: vp@example.com
+";
+    // Without SCIM, each is an error at its place.
+    let f = Fixture::valid();
+    f.write("directory/resources.yaml", resources).write("directory/people.yaml", manager_later);
+    f.check().assert_problems(&[
+        "directory/people.yaml:6:14: unknown manager `vp@example.com`: no user has this id or email",
+        "directory/resources.yaml:4:22: unknown admin `nova@example.com`: no user or group has this id",
+        "directory/resources.yaml:8:12: resource `payroll` of kind group names unknown group `payroll-approvers`",
+    ]);
+
+    // With SCIM, the same files pass, and each reference is a warning naming its place.
+    let f = Fixture::valid();
+    f.write(
+        "signoff.toml",
+        "[directory]\npath = \"directory\"\nscim = true\n\n[policies]\npath = \"policies\"\ndefault = \"MANAGER\"\n",
+    )
+    .write("directory/resources.yaml", resources)
+    .write("directory/people.yaml", manager_later);
+    let run = f.check();
+    assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
+    assert_eq!(run.stdout_lines(), ["ok: 2 users, 1 group, 2 resources, 1 workflow (+20 built-in)"]);
+    assert_eq!(
+        run.stderr_lines(),
+        [
+            "warning: directory/people.yaml:6:14: unknown manager `vp@example.com`: no user has this id or email \
+             (not provisioned yet: asked once it is)",
+            "warning: directory/resources.yaml:4:22: unknown admin `nova@example.com`: no user or group has this id \
+             (not provisioned yet: asked once it is)",
+            "warning: directory/resources.yaml:8:12: resource `payroll` of kind group names unknown group \
+             `payroll-approvers` (not provisioned yet: asked once it is)",
+        ]
+    );
+}

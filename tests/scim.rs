@@ -539,3 +539,30 @@ async fn a_leaver_whose_step_can_still_be_decided_is_only_dismissed() {
     assert_eq!(rows[0].1["reason"], "deactivated", "{rows:?}");
     signoff_audit_verifies(&app).await;
 }
+
+#[tokio::test]
+async fn an_admin_not_provisioned_yet_is_unavailable_until_provisioned() {
+    let settings = signoff::catalog::Settings { provisioning: true, ..Default::default() };
+    let app = spawn_app(scim_app(AppOptions::new()).settings(settings).directory(
+        "resources:\n  - id: vault\n    kind: app\n    admins: [nova@example.com]\n    workflow: APP_ADMIN\n",
+    ))
+    .await;
+    // Nova is named but not provisioned: the step has no available approver, and its fallback (Ana's manager) runs.
+    let (status, view) =
+        app.create_request(json!({ "requester": ANA, "resource": "vault", "justification": "x" })).await;
+    assert_eq!(status, 201, "{view}");
+    assert_eq!(prompt_approvers(&view, "pending"), vec![RAJ.to_owned()], "{view}");
+
+    let r = scim(&app, "POST", "/Users", Some(okta_user("nova@example.com", "Nova", "Quist"))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.wait_until("Nova is an admin of vault", Duration::from_secs(5), async |app| {
+        app.runtime()
+            .catalog()
+            .directory
+            .resource("vault")
+            .is_some_and(|r| r.admins == vec!["nova@example.com".to_owned()])
+    })
+    .await;
+    let (_, view) = app.create_request(json!({ "requester": ANA, "resource": "vault", "justification": "y" })).await;
+    assert_eq!(prompt_approvers(&view, "pending"), vec!["nova@example.com".to_owned()], "{view}");
+}

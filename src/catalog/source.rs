@@ -60,6 +60,10 @@ pub struct SourceSettings {
     pub risk: [String; 5],
     /// `[policies] default_timeout` as written back (`72h`), `None` for never.
     pub default_timeout: Option<String>,
+    /// `[directory] scim`: references to nobody were warnings. Left out when false, so catalogs without SCIM keep
+    /// the ids they had before the key existed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisioning: bool,
 }
 
 impl From<&Settings> for SourceSettings {
@@ -68,6 +72,7 @@ impl From<&Settings> for SourceSettings {
             default: s.default_workflow.clone(),
             risk: s.risk.clone(),
             default_timeout: s.default_timeout.map(|d| d.to_string()),
+            provisioning: s.provisioning,
         }
     }
 }

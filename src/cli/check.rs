@@ -23,6 +23,9 @@ pub(super) fn run(args: &Args) -> ExitCode {
             for w in config.warnings() {
                 eprintln!("{w}");
             }
+            for w in cat.directory.warnings() {
+                eprintln!("warning: {w}");
+            }
             let d = &cat.directory;
             let custom = cat.policies.iter().filter(|w| !w.builtin).count();
             let builtin = cat.policies.iter().filter(|w| w.builtin).count();

@@ -43,7 +43,15 @@ pub const PROVISIONED: &str = "(scim)/people.json";
 /// Validates a directory from already-parsed documents (several files make one directory). A document named
 /// [`PROVISIONED`] overrides the others' users and groups with the same id.
 pub fn load_documents(docs: &[Document]) -> Result<Directory, Diagnostics> {
-    let mut raw = RawDirectory::default();
+    load_documents_with(docs, false)
+}
+
+/// As [`load_documents`]. With `provisioning` (`[directory] scim = true`), a reference to a person or group that
+/// does not exist is not an error but a warning ([`Directory::warnings`]): the identity provider may provision
+/// them later. Until it does, the reference names nobody, so a step that needed them finds its approver
+/// unavailable and its fallback runs (DESIGN 7.5).
+pub fn load_documents_with(docs: &[Document], provisioning: bool) -> Result<Directory, Diagnostics> {
+    let mut raw = RawDirectory { provisioning, ..RawDirectory::default() };
     let mut provisioned = RawDirectory::default();
     let mut diags = Diagnostics::new();
     for doc in docs {
@@ -70,6 +78,8 @@ pub struct RawDirectory {
     /// reference to one of them is not reported again as unknown: one typo in a user must not turn every
     /// group, manager and admin list naming that user into an error too.
     broken: Broken,
+    /// Unknown people and groups are warnings (see [`load_documents_with`]).
+    provisioning: bool,
 }
 
 /// See [`RawDirectory::broken`].
@@ -318,6 +328,18 @@ impl RawDirectory {
     /// Resolves every reference and checks the whole; returns the directory even when `diags` got
     /// problems (the caller decides), so that one run reports everything.
     pub fn validate(self, diags: &mut Diagnostics) -> Directory {
+        // With provisioning, references to nobody go here instead of `diags`.
+        let later: std::cell::RefCell<Vec<Diagnostic>> = std::cell::RefCell::default();
+        let unknown = |d: Diagnostic, diags: &mut Diagnostics| {
+            if self.provisioning {
+                later.borrow_mut().push(Diagnostic {
+                    message: format!("{} (not provisioned yet: asked once it is)", d.message),
+                    ..d
+                });
+            } else {
+                diags.push(d);
+            }
+        };
         // Users first: everything else refers to them.
         let mut user_at: HashMap<String, Location> = HashMap::with_capacity(self.users.len() * 2);
         let mut index: HashMap<String, usize> = HashMap::with_capacity(self.users.len() * 2);
@@ -361,10 +383,13 @@ impl RawDirectory {
                 Some(&i) => Some(self.users[i].id.value.trim().to_owned()),
                 None if self.broken.users.contains(&key) => None,
                 None => {
-                    diags.push(Diagnostic::at(
-                        r.loc.clone(),
-                        format!("unknown {what} `{}`: no user has this id or email", r.value),
-                    ));
+                    unknown(
+                        Diagnostic::at(
+                            r.loc.clone(),
+                            format!("unknown {what} `{}`: no user has this id or email", r.value),
+                        ),
+                        diags,
+                    );
                     None
                 }
             }
@@ -509,14 +534,17 @@ impl RawDirectory {
                 {
                     Vec::new()
                 } else {
-                    diags.push(Diagnostic::at(
-                        p.loc.clone(),
-                        format!(
-                            "unknown {what} `{}`: no user or group has this id{}",
-                            p.value,
-                            did_you_mean(&p.value, group_ids.iter().copied())
+                    unknown(
+                        Diagnostic::at(
+                            p.loc.clone(),
+                            format!(
+                                "unknown {what} `{}`: no user or group has this id{}",
+                                p.value,
+                                did_you_mean(&p.value, group_ids.iter().copied())
+                            ),
                         ),
-                    ));
+                        diags,
+                    );
                     Vec::new()
                 };
                 for id in found {
@@ -565,14 +593,17 @@ impl RawDirectory {
                 let wanted = r.group.as_ref().map_or(r.id.value.as_str(), |g| g.value.as_str());
                 if !group_at.contains_key(wanted) && !self.broken.groups.contains(wanted) {
                     let loc = r.group.as_ref().map_or(r.id.loc.clone(), |g| g.loc.clone());
-                    diags.push(Diagnostic::at(
-                        loc,
-                        format!(
-                            "resource `{}` of kind group names unknown group `{wanted}`{}",
-                            r.id.value,
-                            did_you_mean(wanted, group_ids.iter().copied())
+                    unknown(
+                        Diagnostic::at(
+                            loc,
+                            format!(
+                                "resource `{}` of kind group names unknown group `{wanted}`{}",
+                                r.id.value,
+                                did_you_mean(wanted, group_ids.iter().copied())
+                            ),
                         ),
-                    ));
+                        diags,
+                    );
                 }
             } else if let Some(g) = &r.group {
                 diags.push(Diagnostic::at(
@@ -599,7 +630,9 @@ impl RawDirectory {
         }
         check_parent_cycles(parent_links.iter().map(|(id, parent)| (id, parent.as_ref())), "resource", diags);
 
-        Directory::from_parts(users, groups, resources)
+        let mut directory = Directory::from_parts(users, groups, resources);
+        directory.warnings = later.into_inner();
+        directory
     }
 }
 

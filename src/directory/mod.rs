@@ -14,7 +14,7 @@ use crate::policy::Expr;
 use crate::source::Spanned;
 use crate::time::{Duration, Timestamp};
 
-pub use load::{PROVISIONED, RawDirectory, load, load_documents};
+pub use load::{PROVISIONED, RawDirectory, load, load_documents, load_documents_with};
 
 /// A user's stable id (usually their email address).
 pub type UserId = String;
@@ -291,6 +291,9 @@ pub struct Directory {
     resource_index: HashMap<String, usize>,
     /// Global permission name -> holders, in directory order.
     permission_holders: HashMap<String, Vec<UserId>>,
+    /// References to people or groups not provisioned yet (only with `[directory] scim`), each naming the file,
+    /// line and column: `signoff check` and `serve` print them.
+    warnings: Vec<crate::diag::Diagnostic>,
 }
 
 impl Directory {
@@ -331,7 +334,13 @@ impl Directory {
             group_index,
             resource_index,
             permission_holders,
+            warnings: Vec::new(),
         }
+    }
+
+    /// References to people or groups that do not exist yet (see [`load_documents_with`]).
+    pub fn warnings(&self) -> &[crate::diag::Diagnostic] {
+        &self.warnings
     }
 
     /// Every user, in file order.

@@ -45,24 +45,15 @@ pub(crate) async fn apply(
     match change {
         Change::PutUser { id, user_name, external_id, resource, expect_version } => {
             let key = user_name.to_lowercase();
-            let holder: Option<String> = sqlx::query("SELECT id FROM scim_users WHERE user_key = $1")
-                .bind(key.clone())
-                .fetch_optional(&mut **tx)
-                .await?
-                .map(|r| r.try_get("id"))
-                .transpose()?;
-            if holder.as_deref().is_some_and(|h| h != id) {
-                return Ok(Err(ChangeError::Taken(format!("userName `{user_name}` is already taken"))));
-            }
+            let taken = || ChangeError::Taken(format!("userName `{user_name}` is already taken"));
             let text = resource.to_string();
             let kind = match expect_version {
                 None => {
-                    if holder.is_some() {
-                        return Ok(Err(ChangeError::Taken(format!("userName `{user_name}` is already taken"))));
-                    }
-                    sqlx::query(
+                    // The unique `user_key` decides, in one statement: a create is the write a push repeats
+                    // ten thousand times.
+                    let done = sqlx::query(
                         "INSERT INTO scim_users (id, user_key, external_id, resource, version, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, 1, $5, $5)",
+                         VALUES ($1, $2, $3, $4, 1, $5, $5) ON CONFLICT DO NOTHING",
                     )
                     .bind(id.clone())
                     .bind(key)
@@ -71,9 +62,22 @@ pub(crate) async fn apply(
                     .bind(now)
                     .execute(&mut **tx)
                     .await?;
+                    if done.rows_affected() == 0 {
+                        return Ok(Err(taken()));
+                    }
                     "scim.user.created"
                 }
                 Some(v) => {
+                    // An update may rename: the new name must be free (a unique violation would fail the batch).
+                    let holder: Option<String> = sqlx::query("SELECT id FROM scim_users WHERE user_key = $1")
+                        .bind(key.clone())
+                        .fetch_optional(&mut **tx)
+                        .await?
+                        .map(|r| r.try_get("id"))
+                        .transpose()?;
+                    if holder.as_deref().is_some_and(|h| h != id) {
+                        return Ok(Err(taken()));
+                    }
                     let done = sqlx::query(
                         "UPDATE scim_users SET user_key = $1, external_id = $2, resource = $3, version = version + 1, \
                          updated_at = $4 WHERE id = $5 AND version = $6",
@@ -92,7 +96,6 @@ pub(crate) async fn apply(
                     "scim.user.updated"
                 }
             };
-            bump(tx).await?;
             Ok(Ok((kind, user_summary(id, user_name, resource))))
         }
         Change::PutGroup { id, directory_id, display_name, external_id, resource, expect_version } => {
@@ -142,7 +145,6 @@ pub(crate) async fn apply(
                     "scim.group.updated"
                 }
             };
-            bump(tx).await?;
             let members = resource.get("members").and_then(Value::as_array).map_or(0, Vec::len);
             Ok(Ok((kind, json!({ "scim_id": id, "group": directory_id, "members": members }))))
         }
@@ -155,7 +157,6 @@ pub(crate) async fn apply(
             if done.rows_affected() == 0 {
                 return Ok(Err(ChangeError::NotFound { kind: table.kind(), id: id.clone() }));
             }
-            bump(tx).await?;
             let kind = if table == Table::Users { "scim.user.deleted" } else { "scim.group.deleted" };
             Ok(Ok((kind, json!({ "scim_id": id }))))
         }
@@ -187,8 +188,8 @@ async fn missing_or_stale(
     Ok(if exists { ChangeError::Stale } else { ChangeError::NotFound { kind: table.kind(), id: id.to_owned() } })
 }
 
-/// Tells every replica that the people changed.
-async fn bump(tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
+/// Tells every replica that the people changed: once per commit that changed any (the committer calls it).
+pub(crate) async fn bump(tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE people_revision SET revision = revision + 1 WHERE id = 1").execute(&mut **tx).await?;
     Ok(())
 }

@@ -148,6 +148,8 @@ struct Writer<'a> {
     inner: &'a Inner,
     /// The catalog every event of this batch runs on (the runtime's may be swapped meanwhile).
     catalog: Arc<Catalog>,
+    /// A SCIM write of this batch changed the people: the revision is bumped once, at the end.
+    people_changed: bool,
     audit: Vec<Entry>,
     /// Items read or changed in this batch, by id.
     items: HashMap<String, Cached>,
@@ -188,6 +190,7 @@ impl<'a> Writer<'a> {
         Writer {
             inner,
             catalog: inner.catalog.load_full(),
+            people_changed: false,
             audit: Vec::new(),
             items: HashMap::new(),
             ahead: Ahead::default(),
@@ -382,6 +385,9 @@ impl<'a> Writer<'a> {
         self.events.flush(tx).await?;
         self.outbox.flush(tx).await?;
         self.callbacks.flush(tx).await?;
+        if self.people_changed {
+            crate::people::store::bump(tx).await?;
+        }
         Ok(())
     }
 
@@ -729,6 +735,7 @@ impl<'a> Writer<'a> {
             }
             Work::People { change, at, .. } => match crate::people::store::apply(tx, change, *at).await? {
                 Ok((kind, detail)) => {
+                    self.people_changed = true;
                     self.audit.push(Entry {
                         at: *at,
                         request_id: None,
