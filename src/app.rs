@@ -148,6 +148,7 @@ impl Application {
             discord: surfaces.discord,
             scim: config.directory.scim,
             public_url: config.server.public_url.clone(),
+            scim_slots: Arc::new(tokio::sync::Semaphore::new(http::scim::CONCURRENCY)),
         };
         let router = http::router(state);
         // Where start-up time went, so a slow start can be read off the log line.

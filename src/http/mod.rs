@@ -72,6 +72,8 @@ pub struct AppState {
     pub scim: bool,
     /// `[server] public_url`, for the URLs SCIM answers carry.
     pub public_url: Option<String>,
+    /// SCIM requests handled at once (see [`scim::CONCURRENCY`]).
+    pub scim_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Every route. The chat routes answer 404 when their platform is not configured.
@@ -85,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), auth::require_token))
         .layer(middleware::from_fn(deadline));
     let scim = scim::router()
+        .route_layer(middleware::from_fn_with_state(state.clone(), scim::one_at_a_time))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_scope))
         .layer(middleware::from_fn_with_state(state.clone(), auth::require_token))
         .layer(middleware::from_fn(deadline))

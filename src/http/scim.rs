@@ -32,6 +32,12 @@ use crate::scim::{self, Kind, Meta, ScimError};
 /// SCIM's media type (RFC 7644 §3.1).
 const SCIM_JSON: &str = "application/scim+json";
 
+/// SCIM requests handled at once; more wait their turn. Provisioning is background work: an identity provider
+/// pushing ten thousand people as fast as it can must not take the cores that decisions need (measured: with
+/// 16 pushing at once and no limit, decision p99 rose 3 to 6 times; BENCHMARKS.md). A few at a time still
+/// commit over a thousand writes a second, since the committer batches them.
+pub const CONCURRENCY: usize = 4;
+
 /// How many times an update starts over when another write got in between.
 const MAX_TRIES: usize = 5;
 
@@ -75,6 +81,15 @@ pub(super) async fn scim_errors(State(state): State<AppState>, req: Request, nex
         }
     }
     out
+}
+
+/// Waits for one of the [`CONCURRENCY`] slots; inside the token layers, so that only an authenticated client
+/// can hold one.
+pub(super) async fn one_at_a_time(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Ok(_slot) = state.scim_slots.clone().acquire_owned().await else {
+        return Failure(ScimError::new(503, None, "signoff is shutting down; try again")).into_response();
+    };
+    next.run(req).await
 }
 
 /// A SCIM error as a response.

@@ -49,7 +49,9 @@ impl Machine<'_> {
                     asked.push(person);
                 }
             }
-            if asked.is_empty() {
+            if missing == 0 {
+                self.audit(Some(n), format!("{why}: the others asked can still decide"));
+            } else if asked.is_empty() {
                 self.mark_escalated(user, None, why.clone());
             }
             for to in &asked {

@@ -3,6 +3,7 @@
 //! Everything here is synchronous and in memory: a catalog built from YAML strings, an item started at a
 //! fixed instant, events applied one by one with explicit times.
 
+mod leaver;
 mod props;
 mod seed;
 mod semantics;
@@ -120,7 +121,16 @@ pub(super) fn catalog(test_workflow: &str, more: &str) -> Catalog {
 }
 
 pub(super) fn try_catalog(test_workflow: &str, more: &str) -> Result<Catalog, Diagnostics> {
-    let dir = directory::load_documents(&[doc("directory.yaml", DIRECTORY, Format::Yaml)])?;
+    try_catalog_over(DIRECTORY, test_workflow, more)
+}
+
+/// As [`catalog`], over another directory text (the test company changed).
+pub(super) fn catalog_over(directory_text: &str, test_workflow: &str) -> Catalog {
+    try_catalog_over(directory_text, test_workflow, "").unwrap_or_else(|d| panic!("{d}"))
+}
+
+fn try_catalog_over(directory_text: &str, test_workflow: &str, more: &str) -> Result<Catalog, Diagnostics> {
+    let dir = directory::load_documents(&[doc("directory.yaml", directory_text, Format::Yaml)])?;
     let mut policies = Policies::builtin();
     let mut diags = Diagnostics::new();
     // The workflow under test, exactly as written (the seed's examples are JSON).
