@@ -566,3 +566,41 @@ async fn an_admin_not_provisioned_yet_is_unavailable_until_provisioned() {
     let (_, view) = app.create_request(json!({ "requester": ANA, "resource": "vault", "justification": "y" })).await;
     assert_eq!(prompt_approvers(&view, "pending"), vec!["nova@example.com".to_owned()], "{view}");
 }
+
+#[tokio::test]
+async fn going_out_of_office_in_the_files_reroutes_open_work_at_the_reload() {
+    let folder = tempfile::tempdir().unwrap();
+    let (dir, pol) = (folder.path().join("directory"), folder.path().join("policies"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&pol).unwrap();
+    std::fs::write(dir.join("people.yaml"), default_directory()).unwrap();
+    std::fs::write(pol.join("workflows.yaml"), DEFAULT_POLICIES).unwrap();
+    let app = spawn_app(AppOptions::new().files(&dir, &pol)).await;
+    let (status, view) =
+        app.create_request(json!({ "requester": ANA, "resource": "salesforce", "justification": "x" })).await;
+    assert_eq!(status, 201, "{view}");
+    let id = id_of(&view);
+    assert_eq!(prompt_approvers(&view, "pending"), vec![RAJ.to_owned()]);
+
+    // Raj goes out of office in the file; the reload (SIGHUP, or `signoff reload`) re-routes his prompt.
+    let away = default_directory().replace(
+        &format!("  - id: {RAJ}\n"),
+        &format!("  - id: {RAJ}\n    out_of_office_until: 2099-01-01T00:00:00Z\n"),
+    );
+    assert_ne!(away, default_directory(), "the file changed");
+    std::fs::write(dir.join("people.yaml"), away).unwrap();
+    let mut config = signoff::config::Config::default();
+    config.directory.path = dir.clone();
+    config.policies.path = Some(pol.clone());
+    app.runtime().reload_files(&config).await.expect("the reload");
+    app.wait_until("Vera asked in Raj's place", Duration::from_secs(5), async |app| {
+        let v = app.request_view(&id).await;
+        prompt_approvers(&v, "pending") == vec![VERA.to_owned()]
+            && prompt_approvers(&v, "dismissed") == vec![RAJ.to_owned()]
+    })
+    .await;
+    let rows = app.audit_rows("unavailable").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].1["reason"].as_str().unwrap().starts_with("out of office until 2099-01-01"), "{rows:?}");
+    signoff_audit_verifies(&app).await;
+}

@@ -117,6 +117,15 @@ pub(crate) enum Rebuilt {
     Refused(Diagnostics),
 }
 
+/// Makes the calling thread yield the CPU to the others (Linux `nice` 10 for this thread alone). Best effort: where
+/// it cannot, the build runs at normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10);
+    }
+}
+
 /// The fewest polls between two rebuilds (see [`run`]).
 const BURST_GAP: u32 = 2;
 
@@ -141,18 +150,23 @@ pub(crate) async fn rebuild(rt: &Runtime, files: Option<CatalogSource>) -> Resul
     let users = store::all(store, Table::Users).await?;
     let groups = store::all(store, Table::Groups).await?;
     let (n_users, n_groups) = (users.len(), groups.len());
-    // Rendering and building a catalog of thousands of people is a few hundred milliseconds of CPU: on a
-    // blocking thread, so that the request handlers sharing the async workers are not held up by it.
+    // Rendering and building a catalog of thousands of people is a few hundred milliseconds of CPU: on a thread
+    // of its own at a lower priority, so that request handlers and the committer keep the cores they need
+    // (decisions while an identity provider pushes: BENCHMARKS.md).
     let source = source.clone();
-    let built = tokio::task::spawn_blocking(move || {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name("signoff-catalog".to_owned()).spawn(move || {
+        lower_priority();
         let rendered = render(&users, &groups);
         let people = (!users.is_empty() || !groups.is_empty()).then_some(rendered.text);
-        (Catalog::with_people(&source, people), rendered.left_out)
-    })
-    .await;
-    let (built, left_out) = match built {
+        let _ = tx.send((Catalog::with_people(&source, people), rendered.left_out));
+    });
+    if let Err(e) = spawned {
+        return Err(sqlx::Error::Protocol(format!("starting the catalog build failed: {e}")));
+    }
+    let (built, left_out) = match rx.await {
         Ok(b) => b,
-        Err(e) => return Err(sqlx::Error::Protocol(format!("building the catalog failed: {e}"))),
+        Err(_) => return Err(sqlx::Error::Protocol("the catalog build stopped without an answer".to_owned())),
     };
     for line in left_out.iter().take(20) {
         tracing::warn!(what = %line, "provisioned people: left out of the directory");
