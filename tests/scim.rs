@@ -169,6 +169,9 @@ async fn okta_provisions_probes_updates_deactivates_and_pushes_groups() {
         let r = scim(&app, "PATCH", &format!("/Groups/{gid}"), Some(add)).await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.json()["members"].as_array().map(Vec::len), Some(2), "{}", r.text);
+        let dana_now = scim(&app, "GET", &format!("/Users/{dana_id}"), None).await.json();
+        assert_eq!(dana_now["groups"][0]["value"], gid.as_str(), "a user shows the groups they are in: {dana_now}");
+        assert_eq!(dana_now["groups"][0]["display"], "Payments On-Call");
         let remove = json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{ "op": "remove", "path": format!("members[value eq \"{id}\"]") }]

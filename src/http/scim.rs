@@ -256,6 +256,7 @@ async fn list(state: &AppState, headers: &HeaderMap, kind: Kind, q: ListQuery) -
         rows.iter().filter(|s| filter.as_ref().is_none_or(|f| f.matches_kind(kind, &s.resource))).collect();
     let total = matching.len();
     let base = base_url(state, headers);
+    let groups = memberships(state, kind, &base).await?;
     let page: Vec<Value> = matching
         .into_iter()
         .skip(start - 1)
@@ -263,7 +264,7 @@ async fn list(state: &AppState, headers: &HeaderMap, kind: Kind, q: ListQuery) -
         .map(|s| {
             scim::render(
                 kind,
-                &s.resource,
+                &with_groups(&s.resource, &s.id, &groups),
                 &s.id,
                 &meta(s),
                 &base,
@@ -286,16 +287,55 @@ async fn list(state: &AppState, headers: &HeaderMap, kind: Kind, q: ListQuery) -
 
 async fn read(state: &AppState, headers: &HeaderMap, kind: Kind, id: &str, q: ReadQuery) -> Answer {
     let s = found(state, kind, id).await?;
+    let base = base_url(state, headers);
+    let groups = memberships(state, kind, &base).await?;
     let body = scim::render(
         kind,
-        &s.resource,
+        &with_groups(&s.resource, &s.id, &groups),
         &s.id,
         &meta(&s),
-        &base_url(state, headers),
+        &base,
         q.attributes.as_deref(),
         q.excluded_attributes.as_deref(),
     );
     Ok(scim_json(StatusCode::OK, body))
+}
+
+/// For users: the groups each user (by SCIM id) is a member of, as the read-only `groups` attribute shows them
+/// (RFC 7643 4.1.2: `value`, `$ref`, `display`). Groups keep their members; this is the other direction.
+async fn memberships(
+    state: &AppState,
+    kind: Kind,
+    base: &str,
+) -> Result<std::collections::HashMap<String, Vec<Value>>, Failure> {
+    let mut out: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
+    if kind != Kind::User {
+        return Ok(out);
+    }
+    for g in store::all(state.runtime.store(), Table::Groups).await? {
+        let display = g.resource.get("displayName").cloned().unwrap_or(Value::Null);
+        let members = g.resource.get("members").and_then(Value::as_array).cloned().unwrap_or_default();
+        for m in members {
+            if let Some(user) = m.get("value").and_then(Value::as_str) {
+                out.entry(user.to_owned()).or_default().push(json!({
+                    "value": g.id,
+                    "$ref": scim::location(Kind::Group, base, &g.id),
+                    "display": display,
+                    "type": "direct",
+                }));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `resource` with its `groups` from `memberships` (the stored form never holds them: they are read-only).
+fn with_groups(resource: &Value, id: &str, memberships: &std::collections::HashMap<String, Vec<Value>>) -> Value {
+    let mut shown = resource.clone();
+    if let (Some(list), Some(map)) = (memberships.get(id), shown.as_object_mut()) {
+        map.insert("groups".to_owned(), Value::Array(list.clone()));
+    }
+    shown
 }
 
 async fn found(state: &AppState, kind: Kind, id: &str) -> Result<Stored, Failure> {
@@ -356,7 +396,9 @@ async fn create(state: &AppState, headers: &HeaderMap, caller: &Arc<Caller>, kin
     state.runtime.provision(change, via(caller)).await?;
     let s = found(state, kind, &id).await?;
     let base = base_url(state, headers);
-    let mut resp = scim_json(StatusCode::CREATED, scim::render(kind, &s.resource, &id, &meta(&s), &base, None, None));
+    let groups = memberships(state, kind, &base).await?;
+    let shown = with_groups(&s.resource, &id, &groups);
+    let mut resp = scim_json(StatusCode::CREATED, scim::render(kind, &shown, &id, &meta(&s), &base, None, None));
     if let Ok(v) = HeaderValue::from_str(&scim::location(kind, &base, &id)) {
         resp.headers_mut().insert(LOCATION, v);
     }
