@@ -196,7 +196,7 @@ pub async fn append(
 pub async fn save_catalog(store: &Store, snapshot: &Snapshot) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO catalogs (id, source, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
         .bind(snapshot.id().to_owned())
-        .bind(snapshot.json().to_owned())
+        .bind(snapshot.stored().to_owned())
         .bind(ms(crate::time::now()))
         .execute(store.writer())
         .await?;

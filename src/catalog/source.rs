@@ -102,7 +102,21 @@ impl CatalogSource {
 pub struct Snapshot {
     id: String,
     json: String,
+    /// What goes in `catalogs.source`: the JSON itself, or for a large one [`DEFLATED`] and the base64 of its
+    /// raw DEFLATE stream. Computed once, where the snapshot is made (off the request path).
+    stored: String,
 }
+
+/// The prefix of a stored snapshot that is compressed. JSON never starts with it.
+pub const DEFLATED: &str = "deflate:";
+
+/// Snapshots larger than this are stored deflated; smaller ones (catalogs of files alone, usually) stay readable
+/// JSON in the database.
+const DEFLATE_ABOVE: usize = 64 * 1024;
+
+/// The largest snapshot JSON a stored one may inflate to: far above any real catalog, and a bound on what an
+/// edited row can make `audit verify` allocate.
+const MAX_INFLATED: u64 = 1 << 30;
 
 impl fmt::Debug for Snapshot {
     /// The id only: the text is the whole directory.
@@ -131,7 +145,13 @@ impl Snapshot {
     pub fn of(source: &CatalogSource) -> Snapshot {
         // Serializing strings, arrays and structs cannot fail.
         let json = serde_json::to_string(source).unwrap_or_default();
-        Snapshot { id: content_id(&json), json }
+        let stored = if json.len() > DEFLATE_ABOVE { deflate(&json) } else { json.clone() };
+        Snapshot { id: content_id(&json), json, stored }
+    }
+
+    /// The text to store in `catalogs.source` (see [`Snapshot::read`]).
+    pub fn stored(&self) -> &str {
+        &self.stored
     }
 
     /// The id: hex SHA-256 of [`json`](Self::json).
@@ -144,8 +164,17 @@ impl Snapshot {
         &self.json
     }
 
-    /// Reads a stored snapshot back, first checking that `json` still hashes to `id`.
-    pub fn read(id: &str, json: &str) -> Result<CatalogSource, SnapshotError> {
+    /// Reads a stored snapshot back (its JSON, or the deflated form [`Snapshot::stored`] gives), first checking
+    /// that the JSON still hashes to `id`.
+    pub fn read(id: &str, stored: &str) -> Result<CatalogSource, SnapshotError> {
+        let inflated;
+        let json = match stored.strip_prefix(DEFLATED) {
+            Some(packed) => {
+                inflated = inflate(packed).map_err(SnapshotError::Unreadable)?;
+                inflated.as_str()
+            }
+            None => stored,
+        };
         let actual = content_id(json);
         if actual != id {
             return Err(SnapshotError::Edited { actual });
@@ -159,6 +188,32 @@ impl Snapshot {
         }
         Ok(source)
     }
+}
+
+/// [`DEFLATED`] and the base64 of `json`'s raw DEFLATE stream.
+fn deflate(json: &str) -> String {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(json.as_bytes());
+    let packed = encoder.finish().unwrap_or_default();
+    format!("{DEFLATED}{}", base64::engine::general_purpose::STANDARD.encode(packed))
+}
+
+/// The JSON of a deflated snapshot, at most [`MAX_INFLATED`] bytes.
+fn inflate(packed: &str) -> Result<String, String> {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(packed.trim())
+        .map_err(|e| format!("its deflated text is not base64: {e}"))?;
+    let mut json = String::new();
+    flate2::read::DeflateDecoder::new(bytes.as_slice())
+        .take(MAX_INFLATED)
+        .read_to_string(&mut json)
+        .map_err(|e| format!("its deflated text does not inflate to JSON: {e}"))?;
+    Ok(json)
 }
 
 /// Hex SHA-256 of a snapshot's text.
@@ -186,6 +241,21 @@ mod tests {
         assert_eq!(a.id().len(), 64);
         assert_eq!(a.id(), content_id(a.json()));
         assert_ne!(a.id(), Snapshot::of(&source("users: [] \n")).id());
+    }
+
+    #[test]
+    fn a_large_snapshot_is_stored_deflated_and_reads_back_the_same() {
+        let big: String = (0..5_000).map(|i| format!("  - id: user{i}@example.com\n")).collect();
+        let s = Snapshot::of(&source(&format!("users:\n{big}")));
+        assert!(s.stored().starts_with(DEFLATED), "a large snapshot is deflated");
+        assert!(s.stored().len() * 5 < s.json().len(), "{} -> {}", s.json().len(), s.stored().len());
+        assert_eq!(Snapshot::read(s.id(), s.stored()).unwrap(), Snapshot::read(s.id(), s.json()).unwrap());
+        let small = Snapshot::of(&source("users: []\n"));
+        assert_eq!(small.stored(), small.json(), "a small one stays readable JSON");
+        // An edit of the deflated text is caught: it no longer inflates, or no longer hashes to the id.
+        let mut edited = s.stored().to_owned();
+        edited.insert_str(DEFLATED.len() + 40, "AAAA");
+        assert!(Snapshot::read(s.id(), &edited).is_err());
     }
 
     #[test]
