@@ -54,6 +54,8 @@ impl OneOrMany {
 /// A new request: one item per (person it is for, role).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({ "requester": "ana@example.com", "resource": "salesforce", "role": "basic_user",
+    "justification": "Q3 pipeline review", "duration": "8h" })))]
 pub(super) struct CreateBody {
     /// Who asks (id or email); defaults to the token's `as` person.
     requester: Option<String>,
@@ -231,6 +233,7 @@ enum Verdict {
 /// A decision on a request's pending items.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({ "approver": "raj@example.com", "verdict": "approve", "comment": "ok for the quarter" })))]
 pub(super) struct DecisionBody {
     /// Who decides; defaults to the token's `as` person.
     approver: Option<String>,
@@ -300,6 +303,7 @@ pub(super) async fn decide(
 /// A cancellation; the body may be empty.
 #[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({ "reason": "no longer needed" })))]
 pub(super) struct CancelBody {
     /// Who cancels; must be the requester. Defaults to the request's requester. Also read as `requester`.
     #[serde(alias = "requester")]
