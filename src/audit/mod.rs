@@ -55,11 +55,12 @@ impl Entry {
 }
 
 /// A stored row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Record {
     /// Position in the chain, from 1.
     pub seq: i64,
     /// When it happened.
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// The request concerned.
     pub request_id: Option<String>,

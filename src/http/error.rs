@@ -5,7 +5,6 @@ use axum::extract::FromRequest;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::engine::Refusal;
 use crate::runtime::RuntimeError;
@@ -41,9 +40,16 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer, 4xx or 5xx: what went wrong and what to fix (a 5xx's cause stays in the log).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What to fix, in words.
+    pub error: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({ "error": self.message }))).into_response()
+        (self.status, axum::Json(ErrorBody { error: self.message })).into_response()
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::Extension;
 
 use super::auth::{act_for, as_id};
-use super::error::{ApiError, Json, optional_json};
+use super::error::{ApiError, ErrorBody, Json, optional_json};
 use super::{AppState, is_plausible_id};
 use crate::access::{Caller, Scope};
 use crate::catalog::LookupError;
@@ -27,7 +27,14 @@ fn check_grant_id(id: &str) -> Result<(), ApiError> {
     if is_plausible_id(id) { Ok(()) } else { Err(ApiError::not_found("unknown grant: not a grant id")) }
 }
 
-async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<GrantView>, ApiError> {
+/// A grant: the access an approved item gave.
+#[utoipa::path(get, path = "/api/v1/grants/{id}", operation_id = "getGrant", tag = "grants",
+    params(("id" = String, Path, description = "The grant id (its item's id, `req_...-N`)")),
+    responses(
+        (status = 200, description = "The grant", body = GrantView),
+        (status = 404, description = "No such grant", body = ErrorBody),
+    ))]
+pub(super) async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<GrantView>, ApiError> {
     check_grant_id(&id)?;
     view::grant(state.runtime.store(), &id)
         .await
@@ -36,14 +43,26 @@ async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<J
         .ok_or_else(|| ApiError::not_found(format!("unknown grant `{id}`")))
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// A release; the body may be empty.
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReleaseBody {
+pub(super) struct ReleaseBody {
     /// Who releases it (recorded in the audit trail); defaults to the holder.
     by: Option<String>,
 }
 
-async fn release(
+/// Ends a grant early ("removed after use").
+#[utoipa::path(post, path = "/api/v1/grants/{id}/release", operation_id = "releaseGrant", tag = "grants",
+    params(("id" = String, Path, description = "The grant id")),
+    request_body(content = Option<ReleaseBody>, description = "May be empty"),
+    responses(
+        (status = 200, description = "The grant, ended", body = GrantView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 404, description = "No such grant", body = ErrorBody),
+        (status = 409, description = "The grant has already ended", body = ErrorBody),
+        (status = 422, description = "A body of the wrong shape or an unknown person", body = ErrorBody),
+    ))]
+pub(super) async fn release(
     State(state): State<AppState>,
     Extension(caller): Extension<Arc<Caller>>,
     Path(id): Path<String>,

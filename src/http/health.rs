@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use serde_json::json;
 use sqlx::Row;
 
 use super::AppState;
@@ -15,16 +14,34 @@ pub(super) fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics_text))
 }
 
+/// What `/healthz` and `/readyz` answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Health {
+    /// `ok` (`/healthz`), `ready` or `not ready` (`/readyz`).
+    #[schema(value_type = String)]
+    status: &'static str,
+    /// Why not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
 /// The process is up.
-async fn healthz() -> impl IntoResponse {
-    axum::Json(json!({ "status": "ok" }))
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "health",
+    responses((status = 200, description = "Up: `{\"status\": \"ok\"}`", body = Health)))]
+pub(super) async fn healthz() -> impl IntoResponse {
+    axum::Json(Health { status: "ok", error: None })
 }
 
 /// The database answers and every migration is applied.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "health",
+    responses(
+        (status = 200, description = "Ready: `{\"status\": \"ready\"}`", body = Health),
+        (status = 503, description = "Not ready, and why", body = Health),
+    ))]
+pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.runtime.store().ready().await {
-        Ok(()) => (StatusCode::OK, axum::Json(json!({ "status": "ready" }))),
-        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "not ready", "error": why }))),
+        Ok(()) => (StatusCode::OK, axum::Json(Health { status: "ready", error: None })),
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, axum::Json(Health { status: "not ready", error: Some(why) })),
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`slack`]: `/slack/interactions`, `/slack/commands`.
 //! - [`discord`](self::discord): `/discord/interactions`.
 //! - [`scim`](self::scim): `/scim/v2`, SCIM 2.0 provisioning (DESIGN 7.5).
+//! - [`openapi`]: `/api/v1/openapi.json`, the OpenAPI 3.1 description of `/api/v1` (public).
 //! - [`auth`]: bearer tokens for `/api/v1` and `/scim/v2`.
 //! - [`error`]: the JSON error type every handler returns.
 
@@ -16,6 +17,7 @@ pub mod discord;
 pub mod error;
 pub mod grants;
 pub mod health;
+pub mod openapi;
 mod refused;
 pub mod requests;
 pub mod scim;
@@ -33,6 +35,7 @@ use axum::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 /// The largest request body accepted: far above any real request, small enough that nobody can make us
@@ -98,6 +101,8 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn(track));
     let rest = Router::new()
         .nest("/api/v1", api)
+        // Public, like `/healthz`: outside the token layers, so `access::required` never sees it.
+        .route(openapi::PATH, get(openapi::openapi_json))
         .merge(health::router())
         .merge(slack::router())
         .merge(discord::router())
@@ -162,7 +167,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
         s if text.is_empty() => s.canonical_reason().unwrap_or("error").to_lowercase(),
         _ => text,
     };
-    let body = serde_json::json!({ "error": message }).to_string();
+    let body = serde_json::to_string(&error::ErrorBody { error: message }).unwrap_or_default();
     parts.headers.remove(CONTENT_LENGTH);
     parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Response::from_parts(parts, Body::from(body))

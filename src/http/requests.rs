@@ -5,13 +5,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use std::sync::Arc;
 
 use axum::Extension;
 
 use super::auth::{act_for, default_person};
-use super::error::{ApiError, Json, optional_json};
+use super::error::{ApiError, ErrorBody, Json, optional_json};
 use super::{AppState, is_plausible_id};
 use crate::access::{Caller, Scope};
 use crate::chat::request::CHAT_KEY_PREFIX;
@@ -34,7 +35,7 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// One or several strings: `"for": "ana@x"` or `"for": ["ana@x", "ben@x"]`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 enum OneOrMany {
     One(String),
@@ -50,24 +51,45 @@ impl OneOrMany {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A new request: one item per (person it is for, role).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
-    /// Who asks; defaults to the token's `as` person.
+#[schema(examples(json!({ "requester": "ana@example.com", "resource": "salesforce", "role": "basic_user",
+    "justification": "Q3 pipeline review", "duration": "8h" })))]
+pub(super) struct CreateBody {
+    /// Who asks (id or email); defaults to the token's `as` person.
     requester: Option<String>,
+    /// The resource, by id.
     resource: String,
+    /// The role or roles asked for.
     role: Option<OneOrMany>,
+    /// More roles, added to `role`.
     roles: Option<Vec<String>>,
+    /// Whom the access is for (id or email); defaults to the requester.
     #[serde(rename = "for")]
     for_: Option<OneOrMany>,
+    /// Why, in the requester's words.
     justification: Option<String>,
+    /// How long the access is asked for (`90s`, `30m`, `48h`, `7d`); the workflow's default when absent.
     duration: Option<Duration>,
 }
 
 /// The longest `Idempotency-Key` accepted.
 const MAX_IDEMPOTENCY_KEY: usize = 200;
 
-async fn create(
+/// Creates a request. A retry with the same `Idempotency-Key` returns the first request, as 200.
+#[utoipa::path(post, path = "/api/v1/requests", operation_id = "createRequest", tag = "requests",
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "1 to 200 visible ASCII characters; a retry with a known key returns the first request")),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "The request, created, with its items", body = RequestView),
+        (status = 200, description = "A retry with a known `Idempotency-Key`: the first request", body = RequestView),
+        (status = 400, description = "Malformed JSON, an empty field or a bad `Idempotency-Key`", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorBody),
+        (status = 422, description = "A body of the wrong shape, an unknown person, resource or role, a bad duration, or more than `[api] max_items` items", body = ErrorBody),
+    ))]
+pub(super) async fn create(
     State(state): State<AppState>,
     Extension(caller): Extension<Arc<Caller>>,
     headers: axum::http::HeaderMap,
@@ -118,29 +140,54 @@ fn check_request_id(id: &str) -> Result<(), ApiError> {
     if is_plausible_id(id) { Ok(()) } else { Err(ApiError::not_found("unknown request: not a request id")) }
 }
 
-async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RequestView>, ApiError> {
+/// A request, its items, prompts, decisions and grants.
+#[utoipa::path(get, path = "/api/v1/requests/{id}", operation_id = "getRequest", tag = "requests",
+    params(("id" = String, Path, description = "The request id (`req_...`)")),
+    responses(
+        (status = 200, description = "The request", body = RequestView),
+        (status = 404, description = "No such request", body = ErrorBody),
+    ))]
+pub(super) async fn read(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RequestView>, ApiError> {
     check_request_id(&id)?;
     state.runtime.request(&id).await?.map(Json).ok_or_else(|| ApiError::not_found(format!("unknown request `{id}`")))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    /// Only requests asked by this user (id).
     requester: Option<String>,
+    /// Only requests with a prompt to this user (id).
     approver: Option<String>,
+    /// Only requests with an item in this state.
+    #[param(value_type = Option<ItemStatus>)]
     state: Option<String>,
+    /// The `next` of the previous page.
     before: Option<String>,
+    /// At most this many (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
-#[derive(Debug, serde::Serialize)]
-struct Page {
+/// A page of requests, newest first.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub(super) struct Page {
+    /// The requests.
     requests: Vec<RequestView>,
     /// Pass as `before` to get the next page; absent on the last page.
     next: Option<String>,
 }
 
-async fn list(
+/// A page of requests, newest first; `next` is the cursor for the following page.
+#[utoipa::path(get, path = "/api/v1/requests", operation_id = "listRequests", tag = "requests",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of requests", body = Page),
+        (status = 400, description = "An unknown parameter, state or cursor, or a limit out of range", body = ErrorBody),
+        (status = 422, description = "A `requester` or `approver` who is not in the directory", body = ErrorBody),
+    ))]
+pub(super) async fn list(
     State(state): State<AppState>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Page>, ApiError> {
@@ -174,7 +221,8 @@ async fn list(
     Ok(Json(Page { requests, next }))
 }
 
-#[derive(Debug, Deserialize)]
+/// What the approver decides.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum Verdict {
     Approve,
@@ -182,19 +230,36 @@ enum Verdict {
     Escalate,
 }
 
-#[derive(Debug, Deserialize)]
+/// A decision on a request's pending items.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DecisionBody {
+#[schema(examples(json!({ "approver": "raj@example.com", "verdict": "approve", "comment": "ok for the quarter" })))]
+pub(super) struct DecisionBody {
     /// Who decides; defaults to the token's `as` person.
     approver: Option<String>,
+    /// Approve, deny, or hand the decision to someone else.
     verdict: Verdict,
+    /// Optional words, kept in the trail.
     comment: Option<String>,
+    /// For `approve`: a shorter duration than asked.
     duration: Option<Duration>,
     /// For `escalate`: who decides instead.
     to: Option<String>,
 }
 
-async fn decide(
+/// Approves, denies or escalates a request's pending items, as an approver.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/decisions", operation_id = "decideRequest", tag = "requests",
+    params(("id" = String, Path, description = "The request id")),
+    request_body = DecisionBody,
+    responses(
+        (status = 200, description = "The request after the decision", body = RequestView),
+        (status = 400, description = "Malformed JSON, or fields that do not go with the verdict", body = ErrorBody),
+        (status = 404, description = "No such request, or nothing waiting for this approver", body = ErrorBody),
+        (status = 409, description = "Already settled", body = ErrorBody),
+        (status = 415, description = "The body is not sent as `application/json`", body = ErrorBody),
+        (status = 422, description = "A body of the wrong shape, an unknown person, a bad duration or escalation", body = ErrorBody),
+    ))]
+pub(super) async fn decide(
     State(state): State<AppState>,
     Extension(caller): Extension<Arc<Caller>>,
     Path(id): Path<String>,
@@ -235,16 +300,30 @@ async fn decide(
     Ok(Json(view))
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// A cancellation; the body may be empty.
+#[derive(Debug, Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CancelBody {
-    /// Who cancels; must be the requester. Defaults to the request's requester.
+#[schema(examples(json!({ "reason": "no longer needed" })))]
+pub(super) struct CancelBody {
+    /// Who cancels; must be the requester. Defaults to the request's requester. Also read as `requester`.
     #[serde(alias = "requester")]
     by: Option<String>,
+    /// Why, kept in the trail.
     reason: Option<String>,
 }
 
-async fn cancel(
+/// Cancels a request, by its requester.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/cancel", operation_id = "cancelRequest", tag = "requests",
+    params(("id" = String, Path, description = "The request id")),
+    request_body(content = Option<CancelBody>, description = "May be empty"),
+    responses(
+        (status = 200, description = "The request, cancelled", body = RequestView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 404, description = "No such request", body = ErrorBody),
+        (status = 409, description = "Already settled", body = ErrorBody),
+        (status = 422, description = "A body of the wrong shape or an unknown person", body = ErrorBody),
+    ))]
+pub(super) async fn cancel(
     State(state): State<AppState>,
     Extension(caller): Extension<Arc<Caller>>,
     Path(id): Path<String>,

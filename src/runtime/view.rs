@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use sqlx::Row;
+use utoipa::ToSchema;
 
 use crate::catalog::Catalog;
 use crate::engine::{DismissReason, Item, ItemStatus, PromptState, Verdict};
@@ -10,7 +11,7 @@ use crate::store::{Store, from_ms};
 use crate::time::Timestamp;
 
 /// A request and its items.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct RequestView {
     /// The request id.
     pub id: String,
@@ -21,6 +22,7 @@ pub struct RequestView {
     /// The resource.
     pub resource: String,
     /// When.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// Why, as the requester wrote it.
     pub justification: Option<String>,
@@ -31,7 +33,7 @@ pub struct RequestView {
 }
 
 /// One item.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct ItemView {
     /// The item id (also its grant's id).
     pub id: String,
@@ -57,26 +59,30 @@ pub struct ItemView {
 }
 
 /// One prompt.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct PromptView {
     /// Who was asked.
     pub approver: String,
     /// `pending`, `answered` or `dismissed`.
+    #[schema(value_type = String, pattern = "^(pending|answered|dismissed)$")]
     pub state: &'static str,
     /// When it was sent.
+    #[schema(value_type = String, format = DateTime)]
     pub sent_at: Timestamp,
     /// When it was answered or dismissed.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub closed_at: Option<Timestamp>,
     /// How it closed, in words.
     pub how: Option<String>,
 }
 
 /// One decision.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct DecisionView {
     /// Who decided.
     pub approver: String,
     /// `approve`, `deny` or `escalate`.
+    #[schema(value_type = String, pattern = "^(approve|deny|escalate)$")]
     pub verdict: &'static str,
     /// For `escalate`: to whom.
     pub to: Option<String>,
@@ -87,11 +93,12 @@ pub struct DecisionView {
     /// Where: `slack`, `discord`, `api`, `web`.
     pub channel: String,
     /// When.
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
 }
 
 /// A grant.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct GrantView {
     /// The grant id (the item id).
     pub id: String,
@@ -104,10 +111,13 @@ pub struct GrantView {
     /// The role.
     pub role: Option<String>,
     /// When it began.
+    #[schema(value_type = String, format = DateTime)]
     pub granted_at: Timestamp,
     /// When it ends (`null`: never).
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
     /// When it ended.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub ended_at: Option<Timestamp>,
     /// `expired`, `revoked` or `released`.
     pub end_reason: Option<String>,
