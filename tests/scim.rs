@@ -607,3 +607,42 @@ async fn going_out_of_office_in_the_files_reroutes_open_work_at_the_reload() {
     assert!(rows[0].1["reason"].as_str().unwrap().starts_with("out of office until 2099-01-01"), "{rows:?}");
     signoff_audit_verifies(&app).await;
 }
+
+#[tokio::test]
+async fn a_new_manager_is_the_one_a_later_escalation_reaches() {
+    let app = spawn_app(scim_app(AppOptions::new()).workflow(
+        "QUICK_ASK",
+        &format!("user_constant_expression: {{ user: {RAJ}, timeout: 2s, on_timeout: escalate }}"),
+    ))
+    .await;
+    // Raj is provisioned reporting to Vera; his prompt goes out.
+    let mut raj = okta_user(RAJ, "Raj", "Patel");
+    raj["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = json!({ "manager": { "value": VERA } });
+    let r = scim(&app, "POST", "/Users", Some(raj)).await;
+    let raj_id = r.json()["id"].as_str().unwrap().to_owned();
+    wait_for_person(&app, RAJ, true).await;
+    let (status, view) =
+        app.create_request(json!({ "requester": ANA, "resource": "quick-ask", "justification": "x" })).await;
+    assert_eq!(status, 201, "{view}");
+    let id = id_of(&view);
+
+    // While the prompt waits, Raj's manager becomes Sam (Entra's bare manager id form).
+    let patch = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": SAM }]
+    });
+    assert_eq!(scim(&app, "PATCH", &format!("/Users/{raj_id}"), Some(patch)).await.status, 200);
+    app.wait_until("Raj reports to Sam", Duration::from_secs(5), async |app| {
+        app.runtime().catalog().directory.user(RAJ).and_then(|u| u.manager.clone()).as_deref() == Some(SAM)
+    })
+    .await;
+
+    // Nobody answers: the escalation reaches Sam, not Vera.
+    app.wait_until("the escalation", Duration::from_secs(10), async |app| {
+        !prompt_approvers(&app.request_view(&id).await, "pending").contains(&RAJ.to_owned())
+    })
+    .await;
+    let view = app.request_view(&id).await;
+    assert_eq!(prompt_approvers(&view, "pending"), vec![SAM.to_owned()], "{view}");
+    signoff_audit_verifies(&app).await;
+}
