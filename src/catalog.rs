@@ -308,9 +308,11 @@ impl Catalog {
     /// user ids. Reports every problem.
     pub fn new(mut directory: Directory, mut policies: Policies, settings: Settings) -> Result<Catalog, Diagnostics> {
         let mut diags = Diagnostics::new();
+        // With `[directory] scim`, a workflow may name someone not provisioned yet: a warning (see `Pending`).
+        let mut pending = Pending { lenient: settings.provisioning, warnings: Vec::new() };
         let names: HashSet<String> = policies.names().map(str::to_owned).collect();
         for w in policies.iter_mut() {
-            check_expr(&directory, &names, &mut w.expr, &mut diags);
+            check_expr(&directory, &names, &mut w.expr, &mut diags, &mut pending);
         }
         let mut inline: Vec<(String, Expr)> = Vec::new();
         for r in directory.resources_mut() {
@@ -333,7 +335,7 @@ impl Catalog {
         // Inline expressions need the directory to check users; check copies, then write them back.
         let mut checked: HashMap<String, Vec<Expr>> = HashMap::new();
         for (rid, mut e) in inline {
-            check_expr(&directory, &names, &mut e, &mut diags);
+            check_expr(&directory, &names, &mut e, &mut diags, &mut pending);
             checked.entry(rid).or_default().push(e);
         }
         for r in directory.resources_mut() {
@@ -365,6 +367,7 @@ impl Catalog {
         for (i, (w, set_at)) in settings.risk.iter().zip(&settings.risk_origins).enumerate() {
             named(&format!("risk {i}"), w, set_at, &mut diags);
         }
+        directory.add_warnings(pending.warnings);
         diags.into_result(Catalog { directory, policies, settings, snapshot: None })
     }
 
@@ -496,37 +499,57 @@ fn named_path_exists(path: &std::path::Path, setting: &str) -> Result<(), Diagno
     }
 }
 
+/// References to people and groups that may be provisioned later (`[directory] scim`): warnings, not errors.
+/// Until provisioned, such a person is not in the directory, so a step naming them finds them unavailable and
+/// its fallback runs (DESIGN 7.5).
+struct Pending {
+    lenient: bool,
+    warnings: Vec<Diagnostic>,
+}
+
 /// Checks one expression against the directory and the workflow names; resolves user emails to ids.
-fn check_expr(dir: &Directory, names: &HashSet<String>, e: &mut Expr, diags: &mut Diagnostics) {
+fn check_expr(dir: &Directory, names: &HashSet<String>, e: &mut Expr, diags: &mut Diagnostics, pending: &mut Pending) {
     let loc = e.loc.clone();
-    let at = |msg: String, diags: &mut Diagnostics| match &loc {
-        Some(l) => diags.push(Diagnostic::at(l.clone(), msg)),
-        None => diags.push(Diagnostic::named("a built-in workflow", msg)),
+    let diagnostic = |msg: String| match &loc {
+        Some(l) => Diagnostic::at(l.clone(), msg),
+        None => Diagnostic::named("a built-in workflow", msg),
     };
-    let resolve = |user: &mut String, diags: &mut Diagnostics| match dir.user(user) {
-        Some(u) => *user = u.id.clone(),
-        None => {
-            at(format!("unknown user `{user}`{}", did_you_mean(user, dir.users().iter().map(|u| u.id.as_str()))), diags)
+    let at = |msg: String, diags: &mut Diagnostics| diags.push(diagnostic(msg));
+    // Unknown people and groups: errors, or with provisioning warnings.
+    let missing = |msg: String, diags: &mut Diagnostics, pending: &mut Pending| {
+        if pending.lenient {
+            pending.warnings.push(diagnostic(format!("{msg} (not provisioned yet: asked once it is)")));
+        } else {
+            diags.push(diagnostic(msg));
         }
     };
+    let resolve = |user: &mut String, diags: &mut Diagnostics, pending: &mut Pending| match dir.user(user) {
+        Some(u) => *user = u.id.clone(),
+        None => missing(
+            format!("unknown user `{user}`{}", did_you_mean(user, dir.users().iter().map(|u| u.id.as_str()))),
+            diags,
+            pending,
+        ),
+    };
     match &mut e.kind {
-        ExprKind::UserConstant { user } => resolve(user, diags),
+        ExprKind::UserConstant { user } => resolve(user, diags, pending),
         ExprKind::UserList { users, .. } => {
             for u in users {
-                resolve(u, diags);
+                resolve(u, diags, pending);
             }
         }
         ExprKind::Reference { name, .. } if !names.contains(name.as_str()) => {
             at(format!("unknown workflow `{name}`{}", did_you_mean(name, names.iter().map(String::as_str))), diags);
         }
         ExprKind::ParallelGroup { group, .. } => match dir.group(&group.external_id) {
-            None => at(
+            None => missing(
                 format!(
                     "unknown group `{}`{}",
                     group.external_id,
                     did_you_mean(&group.external_id, dir.groups().iter().map(|g| g.id.as_str()))
                 ),
                 diags,
+                pending,
             ),
             Some(g) => {
                 if let (Some(want), Some(have)) = (&group.integration_id, &g.source)
@@ -541,21 +564,21 @@ fn check_expr(dir: &Directory, names: &HashSet<String>, e: &mut Expr, diags: &mu
         },
         ExprKind::Sequential { expressions } | ExprKind::Parallel { expressions, .. } => {
             for c in expressions {
-                check_expr(dir, names, c, diags);
+                check_expr(dir, names, c, diags, pending);
             }
         }
         ExprKind::Condition { clauses, default } => {
             for c in clauses {
-                check_expr(dir, names, &mut c.expression, diags);
+                check_expr(dir, names, &mut c.expression, diags, pending);
             }
             if let Some(d) = default {
-                check_expr(dir, names, d, diags);
+                check_expr(dir, names, d, diags, pending);
             }
         }
         _ => {}
     }
     if let Some(Fallback::Expr(f)) = &mut e.options.fallback {
-        check_expr(dir, names, f, diags);
+        check_expr(dir, names, f, diags, pending);
     }
 }
 

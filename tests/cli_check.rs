@@ -699,3 +699,32 @@ users:
         ]
     );
 }
+
+#[test]
+fn with_scim_a_workflow_naming_someone_not_provisioned_yet_is_a_warning() {
+    let workflows = "\
+workflows:
+  TWO_STEPS:
+    sequential_expression:
+      expressions:
+        - manager_expression: { timeout: 48h }
+        - user_constant_expression: { user: ghost@example.com }
+";
+    let f = Fixture::valid();
+    f.write("policies/workflows.yaml", workflows);
+    let run = f.check();
+    assert_eq!(run.code, Some(1), "without SCIM it is an error:\n{}", run.stderr);
+    assert!(run.stderr.contains("policies/workflows.yaml:6:"), "{}", run.stderr);
+    assert!(run.stderr.contains("unknown user `ghost@example.com`"), "{}", run.stderr);
+
+    f.write(
+        "signoff.toml",
+        "[directory]\npath = \"directory\"\nscim = true\n\n[policies]\npath = \"policies\"\ndefault = \"MANAGER\"\n",
+    );
+    let run = f.check();
+    assert_eq!(run.code, Some(0), "with SCIM it passes:\n{}", run.stderr);
+    let warning =
+        run.stderr_lines().into_iter().find(|l| l.contains("ghost@example.com")).unwrap_or_default().to_owned();
+    assert!(warning.starts_with("warning: policies/workflows.yaml:6:"), "{}", run.stderr);
+    assert!(warning.ends_with("(not provisioned yet: asked once it is)"), "{}", run.stderr);
+}

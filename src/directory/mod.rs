@@ -338,6 +338,12 @@ impl Directory {
         }
     }
 
+    /// Adds warnings found while checking the policies against this directory (workflows naming someone not
+    /// provisioned yet).
+    pub(crate) fn add_warnings(&mut self, more: Vec<crate::diag::Diagnostic>) {
+        self.warnings.extend(more);
+    }
+
     /// References to people or groups that do not exist yet (see [`load_documents_with`]).
     pub fn warnings(&self) -> &[crate::diag::Diagnostic] {
         &self.warnings
