@@ -1087,17 +1087,39 @@ fn decision_body(approver: &str) -> String {
 /// stalled server shows up as latency rather than as a slower send rate.
 async fn open_loop_creates(http: &Http, rate: f64, seconds: f64, first_user: usize) -> Phase {
     let n = (rate * seconds).round() as usize;
+    let http = http.clone();
+    open_loop(rate, n, None, move |i| {
+        let http = http.clone();
+        let requester = user((first_user + i) % USERS);
+        async move {
+            http.expect("POST", "/api/v1/requests", Some(create_body(&requester)), StatusCode::CREATED)
+                .await
+                .map(|_| ())
+        }
+    })
+    .await
+}
+
+/// Starts `call(i)` for `i` in `0..n` at `rate` per second, each at its scheduled instant (open loop), until
+/// `stop` is set; each call's latency runs from its scheduled instant.
+async fn open_loop<F, Fut>(rate: f64, n: usize, stop: Option<Arc<AtomicBool>>, call: F) -> Phase
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
     let interval = Duration::from_secs_f64(1.0 / rate);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {
         let at = started + interval.mul_f64(i as f64);
         tokio::time::sleep_until(at.into()).await;
-        let http = http.clone();
-        let requester = user((first_user + i) % USERS);
+        if stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+            break;
+        }
+        let fut = call(i);
         tasks.spawn(async move {
-            let r = http.expect("POST", "/api/v1/requests", Some(create_body(&requester)), StatusCode::CREATED).await;
-            (at.elapsed(), r.map(|_| ()))
+            let r = fut.await;
+            (at.elapsed(), r)
         });
     }
     let mut phase = Phase::default();
@@ -2367,43 +2389,19 @@ fn children_cpu() -> f64 {
 // ---------------------------------------------------------------------------------------------------------
 
 /// Sends `POST /api/v1/requests/{id}/decisions` for `picked`, at `rate` per second, each at its scheduled instant
-/// (open loop, like [`open_loop_creates`]).
+/// (open loop, like [`open_loop_creates`]), until `stop` is set.
 async fn open_loop_decisions(http: &Http, picked: Vec<Pending>, rate: f64, stop: Option<Arc<AtomicBool>>) -> Phase {
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, p) in picked.into_iter().enumerate() {
-        let at = started + interval.mul_f64(i as f64);
-        tokio::time::sleep_until(at.into()).await;
-        if stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
-            break;
-        }
+    let http = http.clone();
+    let n = picked.len();
+    open_loop(rate, n, stop, move |i| {
         let http = http.clone();
-        tasks.spawn(async move {
+        let p = picked[i].clone();
+        async move {
             let path = format!("/api/v1/requests/{}/decisions", p.request);
-            let r = http.expect("POST", &path, Some(decision_body(&p.approver)), StatusCode::OK).await;
-            (at.elapsed(), r.map(|_| ()))
-        });
-    }
-    let mut phase = Phase::default();
-    while let Some(done) = tasks.join_next().await {
-        match done {
-            Ok((lat, Ok(()))) => {
-                phase.ok += 1;
-                phase.latencies.push(lat);
-            }
-            Ok((_, Err(e))) => {
-                phase.errors += 1;
-                phase.first_error.get_or_insert(e);
-            }
-            Err(e) => {
-                phase.errors += 1;
-                phase.first_error.get_or_insert(e.to_string());
-            }
+            http.expect("POST", &path, Some(decision_body(&p.approver)), StatusCode::OK).await.map(|_| ())
         }
-    }
-    phase.elapsed = started.elapsed();
-    phase
+    })
+    .await
 }
 
 /// A new hire as Okta sends it: core attributes, the enterprise extension with a manager, signoff's own.

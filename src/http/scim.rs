@@ -339,17 +339,12 @@ fn with_groups(resource: &Value, id: &str, memberships: &std::collections::HashM
 }
 
 async fn found(state: &AppState, kind: Kind, id: &str) -> Result<Stored, Failure> {
-    if !plausible(id) {
+    if !super::is_plausible_id(id) {
         return Err(ScimError::not_found(format!("no {} with this id", kind.resource_type())).into());
     }
     store::get(state.runtime.store(), table(kind), id)
         .await?
         .ok_or_else(|| ScimError::not_found(format!("no {} with id `{id}`", kind.resource_type())).into())
-}
-
-/// Our ids are lower-case ULIDs; anything else is unknown without asking the database (which refuses NUL bytes).
-fn plausible(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn body_json(body: &Bytes) -> Result<Value, ScimError> {
@@ -428,7 +423,7 @@ async fn update(
 }
 
 async fn remove(state: &AppState, caller: &Arc<Caller>, kind: Kind, id: &str) -> Answer {
-    if !plausible(id) {
+    if !super::is_plausible_id(id) {
         return Err(ScimError::not_found(format!("no {} with this id", kind.resource_type())).into());
     }
     let change = match kind {

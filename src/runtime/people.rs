@@ -84,11 +84,7 @@ pub async fn with_stored_people(store: &crate::store::Store, catalog: Catalog) -
         return Ok(catalog);
     }
     let Some(base) = base_source(&catalog) else { return Ok(catalog) };
-    let users = store::all(store, Table::Users).await?;
-    let groups = store::all(store, Table::Groups).await?;
-    let rendered = render(&users, &groups);
-    let people = (!users.is_empty() || !groups.is_empty()).then_some(rendered.text);
-    match Catalog::with_people(&base, people) {
+    match build_with_people(store, &base).await?.catalog {
         Ok(c) => Ok(c),
         Err(diags) => {
             metrics::counter!("signoff_catalog_reload_failures_total", "what" => "people").increment(1);
@@ -98,6 +94,44 @@ pub async fn with_stored_people(store: &crate::store::Store, catalog: Catalog) -
             Ok(catalog)
         }
     }
+}
+
+/// A catalog built from files and the stored people, and how many people went into it.
+struct Built {
+    catalog: Result<Catalog, Diagnostics>,
+    users: usize,
+    groups: usize,
+}
+
+/// Reads the stored people and builds `source` with them. Rendering and building a catalog of thousands of
+/// people is a few hundred milliseconds of CPU: on a thread of its own at a lower priority, so that request
+/// handlers and the committer keep the cores they need (decisions while an identity provider pushes:
+/// BENCHMARKS.md). What had to be left out is logged. `Err` only for a database failure.
+async fn build_with_people(store: &crate::store::Store, source: &CatalogSource) -> Result<Built, sqlx::Error> {
+    let users = store::all(store, Table::Users).await?;
+    let groups = store::all(store, Table::Groups).await?;
+    let (n_users, n_groups) = (users.len(), groups.len());
+    let source = source.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name("signoff-catalog".to_owned()).spawn(move || {
+        lower_priority();
+        let rendered = render(&users, &groups);
+        let people = (!users.is_empty() || !groups.is_empty()).then_some(rendered.text);
+        let _ = tx.send((Catalog::with_people(&source, people), rendered.left_out));
+    });
+    if let Err(e) = spawned {
+        return Err(sqlx::Error::Protocol(format!("starting the catalog build failed: {e}")));
+    }
+    let Ok((catalog, left_out)) = rx.await else {
+        return Err(sqlx::Error::Protocol("the catalog build stopped without an answer".to_owned()));
+    };
+    for line in left_out.iter().take(20) {
+        tracing::warn!(what = %line, "provisioned people: left out of the directory");
+    }
+    if left_out.len() > 20 {
+        tracing::warn!(more = left_out.len() - 20, "provisioned people: more left out");
+    }
+    Ok(Built { catalog, users: n_users, groups: n_groups })
 }
 
 /// What [`rebuild`] did.
@@ -146,35 +180,8 @@ pub(crate) async fn rebuild(rt: &Runtime, files: Option<CatalogSource>) -> Resul
     let Some(source) = files.as_ref().or(base.as_ref()) else {
         return Ok(Rebuilt::NoBase);
     };
-    let store = &rt.inner.store;
-    let users = store::all(store, Table::Users).await?;
-    let groups = store::all(store, Table::Groups).await?;
-    let (n_users, n_groups) = (users.len(), groups.len());
-    // Rendering and building a catalog of thousands of people is a few hundred milliseconds of CPU: on a thread
-    // of its own at a lower priority, so that request handlers and the committer keep the cores they need
-    // (decisions while an identity provider pushes: BENCHMARKS.md).
-    let source = source.clone();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new().name("signoff-catalog".to_owned()).spawn(move || {
-        lower_priority();
-        let rendered = render(&users, &groups);
-        let people = (!users.is_empty() || !groups.is_empty()).then_some(rendered.text);
-        let _ = tx.send((Catalog::with_people(&source, people), rendered.left_out));
-    });
-    if let Err(e) = spawned {
-        return Err(sqlx::Error::Protocol(format!("starting the catalog build failed: {e}")));
-    }
-    let (built, left_out) = match rx.await {
-        Ok(b) => b,
-        Err(_) => return Err(sqlx::Error::Protocol("the catalog build stopped without an answer".to_owned())),
-    };
-    for line in left_out.iter().take(20) {
-        tracing::warn!(what = %line, "provisioned people: left out of the directory");
-    }
-    if left_out.len() > 20 {
-        tracing::warn!(more = left_out.len() - 20, "provisioned people: more left out");
-    }
-    let catalog = match built {
+    let built = build_with_people(&rt.inner.store, source).await?;
+    let catalog = match built.catalog {
         Ok(catalog) => catalog,
         Err(diags) => return Ok(Rebuilt::Refused(diags)),
     };
@@ -183,5 +190,5 @@ pub(crate) async fn rebuild(rt: &Runtime, files: Option<CatalogSource>) -> Resul
     if let Some(files) = files {
         *base = Some(files);
     }
-    Ok(Rebuilt::Swapped { catalog: id, users: n_users, groups: n_groups })
+    Ok(Rebuilt::Swapped { catalog: id, users: built.users, groups: built.groups })
 }
