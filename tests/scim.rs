@@ -42,6 +42,7 @@ fn assert_scim_error(what: &str, r: &Response, status: u16, scim_type: Option<&s
     assert_eq!(body["status"], status.to_string(), "{what}: {body}");
     assert_eq!(body["scimType"].as_str(), scim_type, "{what}: {body}");
     assert!(!body["detail"].as_str().unwrap_or_default().is_empty(), "{what}: says why: {body}");
+    assert_eq!(body["error"], body["detail"], "{what}: the API's own error field says the same: {body}");
 }
 
 fn okta_user(login: &str, given: &str, family: &str) -> Value {

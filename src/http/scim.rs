@@ -92,13 +92,18 @@ pub(super) async fn one_at_a_time(State(state): State<AppState>, req: Request, n
     next.run(req).await
 }
 
-/// A SCIM error as a response.
+/// A SCIM error as a response: the RFC 7644 body, plus signoff's own `error` field with the same words, so that
+/// a client of the rest of the API (DESIGN 7.1: a refusal is `{"error": ...}`) reads it the same way.
 struct Failure(ScimError);
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, [(CONTENT_TYPE, SCIM_JSON)], self.0.to_json().to_string()).into_response()
+        let mut body = self.0.to_json();
+        if let Some(map) = body.as_object_mut() {
+            map.insert("error".to_owned(), Value::String(self.0.detail.clone()));
+        }
+        (status, [(CONTENT_TYPE, SCIM_JSON)], body.to_string()).into_response()
     }
 }
 
