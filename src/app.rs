@@ -149,6 +149,7 @@ impl Application {
             scim: config.directory.scim,
             public_url: config.server.public_url.clone(),
             scim_slots: Arc::new(tokio::sync::Semaphore::new(http::scim::CONCURRENCY)),
+            web: crate::web::Web::from_config(config, addr)?,
         };
         let router = http::router(state);
         // Where start-up time went, so a slow start can be read off the log line.

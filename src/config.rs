@@ -76,6 +76,8 @@ pub struct Config {
     pub discord: DiscordConfig,
     /// `[webhooks]`: where grants are announced for provisioning.
     pub webhooks: WebhooksConfig,
+    /// `[web]` and `[web.oidc]`: the pages and how people sign in to them.
+    pub web: WebConfig,
 }
 
 /// `[server]`.
@@ -305,6 +307,89 @@ pub struct WebhooksConfig {
     pub secret: Option<SecretString>,
 }
 
+/// `[web]`: the pages of DESIGN 7.6. They are served when people can sign in: with `[web.oidc] issuer`, or with
+/// `dev_login` on a loopback listener.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Shows a "sign in as" list of directory users instead of OpenID Connect. Refused unless `[server] listen` is
+    /// a loopback address: anyone who reaches the page can be anyone.
+    pub dev_login: bool,
+    /// Signs the session cookies (at least 32 random bytes, hex or base64), so a session is valid on every
+    /// replica and survives restarts. Required with `[web.oidc]`; with `dev_login` alone a random key is made at
+    /// start.
+    pub session_key: Option<SecretString>,
+    /// `[web.oidc]`.
+    pub oidc: OidcConfig,
+}
+
+impl WebConfig {
+    /// Whether the pages are served at all.
+    pub fn enabled(&self) -> bool {
+        self.dev_login || self.oidc.issuer.is_some()
+    }
+}
+
+/// `[web.oidc]`: OpenID Connect sign-in (authorization code with PKCE).
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    /// The provider's issuer URL; its discovery document is read from `{issuer}/.well-known/openid-configuration`.
+    pub issuer: Option<String>,
+    /// The client id registered with the provider.
+    pub client_id: Option<String>,
+    /// The client secret, when the provider gave one (a confidential client).
+    pub client_secret: Option<SecretString>,
+    /// The scopes asked for. Default `openid email profile`.
+    pub scopes: Vec<String>,
+    /// The id_token claim naming the directory user (by id or email). Default `email`.
+    pub user_claim: String,
+    /// How recent a sign-in must be to decide a `step_up` node. Default 10 minutes.
+    pub step_up_max_age: Duration,
+    /// The `amr` values of which a step-up sign-in must show one. Default `["mfa"]`.
+    pub step_up_amr: Vec<String>,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig {
+            issuer: None,
+            client_id: None,
+            client_secret: None,
+            scopes: ["openid", "email", "profile"].map(str::to_owned).to_vec(),
+            user_claim: "email".to_owned(),
+            step_up_max_age: Duration::from_secs(600),
+            step_up_amr: vec!["mfa".to_owned()],
+        }
+    }
+}
+
+/// The fewest bytes a session key may have.
+pub const MIN_SESSION_KEY: usize = 32;
+
+/// The bytes of a session key written as hex or base64 (standard or URL-safe, padded or not), when there are
+/// at least [`MIN_SESSION_KEY`] of them.
+pub fn session_key_bytes(text: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let text = text.trim();
+    let bytes = hex::decode(text).ok().or_else(|| {
+        [
+            &base64::engine::general_purpose::STANDARD,
+            &base64::engine::general_purpose::STANDARD_NO_PAD,
+            &base64::engine::general_purpose::URL_SAFE,
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ]
+        .iter()
+        .find_map(|e| e.decode(text).ok())
+    });
+    match bytes {
+        Some(b) if b.len() >= MIN_SESSION_KEY => Ok(b),
+        Some(b) => Err(format!(
+            "must hold at least {MIN_SESSION_KEY} random bytes, found {}; make one with `openssl rand -hex 32`",
+            b.len()
+        )),
+        None => Err("must be hex or base64 (make one with `openssl rand -hex 32`)".to_owned()),
+    }
+}
+
 impl Config {
     /// Reads the configuration from `path`, or from [`DEFAULT_FILE`] in the current folder when `path` is `None`
     /// (all defaults when that file does not exist), then applies the process's `SIGNOFF_*` environment variables.
@@ -434,6 +519,15 @@ enum Setting {
     DiscordApiUrl,
     WebhooksUrl,
     WebhooksSecret,
+    WebDevLogin,
+    WebSessionKey,
+    OidcIssuer,
+    OidcClientId,
+    OidcClientSecret,
+    OidcScopes,
+    OidcUserClaim,
+    OidcStepUpMaxAge,
+    OidcStepUpAmr,
 }
 
 /// A section and its keys, in the order the documentation lists them.
@@ -486,13 +580,40 @@ const SECTIONS: &[Section] = &[
         ],
     },
     Section { name: "webhooks", keys: &[("url", Setting::WebhooksUrl), ("secret", Setting::WebhooksSecret)] },
+    Section { name: "web", keys: &[("dev_login", Setting::WebDevLogin), ("session_key", Setting::WebSessionKey)] },
+    // Read from `[web.oidc]` in the file and from `SIGNOFF_WEB_OIDC_*` in the environment, never as a section of
+    // its own (see [`OIDC_KEY`]).
+    Section {
+        name: "web.oidc",
+        keys: &[
+            ("issuer", Setting::OidcIssuer),
+            ("client_id", Setting::OidcClientId),
+            ("client_secret", Setting::OidcClientSecret),
+            ("scopes", Setting::OidcScopes),
+            ("user_claim", Setting::OidcUserClaim),
+            ("step_up_max_age", Setting::OidcStepUpMaxAge),
+            ("step_up_amr", Setting::OidcStepUpAmr),
+        ],
+    },
 ];
+
+/// The key of the `[web.oidc]` sub-table inside `[web]`.
+const OIDC_KEY: &str = "oidc";
+
+/// The section `[web.oidc]`.
+fn oidc_section() -> &'static Section {
+    SECTIONS.iter().find(|s| s.name == "web.oidc").expect("listed above")
+}
 
 impl Section {
     /// The key names a file may use in this section.
     fn file_keys(&self) -> impl Iterator<Item = &'static str> + Clone {
-        let risk = (self.name == "policies").then_some(RISK_KEY);
-        self.keys.iter().map(|(k, _)| *k).chain(risk)
+        let sub = match self.name {
+            "policies" => Some(RISK_KEY),
+            "web" => Some(OIDC_KEY),
+            _ => None,
+        };
+        self.keys.iter().map(|(k, _)| *k).chain(sub)
     }
 }
 
@@ -521,6 +642,8 @@ impl Setting {
                 | Setting::SlackAppToken
                 | Setting::DiscordBotToken
                 | Setting::WebhooksSecret
+                | Setting::WebSessionKey
+                | Setting::OidcClientSecret
         )
     }
 }
@@ -534,11 +657,21 @@ struct Builder {
     diags: Diagnostics,
     /// Where `webhooks.url` was set, to point at it if the secret it needs is missing.
     webhooks_url_origin: Option<Origin>,
+    /// Where `web.dev_login` was set, to point at it if the listener is not a loopback address.
+    dev_login_origin: Option<Origin>,
+    /// Where `web.oidc.issuer` was set, to point at it if what it needs is missing.
+    oidc_issuer_origin: Option<Origin>,
 }
 
 impl Builder {
     fn new() -> Self {
-        Builder { config: Config::default(), diags: Diagnostics::new(), webhooks_url_origin: None }
+        Builder {
+            config: Config::default(),
+            diags: Diagnostics::new(),
+            webhooks_url_origin: None,
+            dev_login_origin: None,
+            oidc_issuer_origin: None,
+        }
     }
 
     /// Checks what can only be checked once every source has been read, and hands over the result.
@@ -551,6 +684,33 @@ impl Builder {
                 message: "`webhooks.secret` is required when `webhooks.url` is set: deliveries are signed with it"
                     .to_owned(),
             });
+        }
+        if self.config.web.dev_login && !self.config.server.listen.ip().is_loopback() {
+            self.diags.push(Diagnostic {
+                origin: self.dev_login_origin.take().unwrap_or_else(|| Origin::Named("[web] dev_login".to_owned())),
+                message: format!(
+                    "`web.dev_login` lets anyone who reaches the page sign in as anyone, so it needs a loopback \
+                     `server.listen` (127.0.0.1 or ::1), not `{}`; configure `[web.oidc]` instead",
+                    self.config.server.listen
+                ),
+            });
+        }
+        if let Some(origin) = self.oidc_issuer_origin.take() {
+            if self.config.web.oidc.client_id.is_none() {
+                self.diags.push(Diagnostic {
+                    origin: origin.clone(),
+                    message: "`web.oidc.client_id` is required when `web.oidc.issuer` is set".to_owned(),
+                });
+            }
+            if self.config.web.session_key.is_none() {
+                self.diags.push(Diagnostic {
+                    origin,
+                    message:
+                        "`web.session_key` is required with `[web.oidc]`: sessions must be valid on every replica \
+                              and survive restarts (make one with `openssl rand -hex 32`)"
+                            .to_owned(),
+                });
+            }
         }
         self.diags.into_result(self.config)
     }
@@ -577,7 +737,7 @@ impl Builder {
         }
         let base = file.parent().unwrap_or(Path::new(""));
         for (name, value) in doc.get_ref() {
-            let Some(section) = SECTIONS.iter().find(|s| s.name == name.get_ref()) else {
+            let Some(section) = SECTIONS.iter().find(|s| s.name == name.get_ref() && !s.name.contains('.')) else {
                 let suggestion = diag::closest(name.get_ref(), SECTIONS.iter().map(|s| s.name));
                 let message = match suggestion {
                     Some(s) => format!("unknown section `[{}]`, did you mean `[{s}]`?", name.get_ref()),
@@ -601,6 +761,10 @@ impl Builder {
                 let key_name: &str = key.get_ref();
                 if section.name == "policies" && key_name == RISK_KEY {
                     self.read_risk_table(value, &at);
+                    continue;
+                }
+                if section.name == "web" && key_name == OIDC_KEY {
+                    self.read_oidc_table(value, &at, base);
                     continue;
                 }
                 let Some(&(_, setting)) = section.keys.iter().find(|(k, _)| *k == key_name) else {
@@ -640,6 +804,8 @@ impl Builder {
     fn set_from(&mut self, setting: Setting, origin: Origin) {
         match setting {
             Setting::WebhooksUrl => self.webhooks_url_origin = Some(origin),
+            Setting::WebDevLogin => self.dev_login_origin = Some(origin),
+            Setting::OidcIssuer => self.oidc_issuer_origin = Some(origin),
             Setting::ApiTokens => self.config.api.tokens_origin = Some(origin),
             Setting::PoliciesDefault => self.config.policies.default_origin = Some(origin),
             Setting::Risk(level) => self.config.policies.risk_origins[usize::from(level)] = Some(origin),
@@ -667,6 +833,43 @@ impl Builder {
             match result {
                 Ok(()) => self.set_from(setting, at(value.span())),
                 Err(message) => self.diags.push(Diagnostic { origin: at(value.span()), message }),
+            }
+        }
+    }
+
+    /// `[web.oidc]`: a table of the keys in [`oidc_section`].
+    fn read_oidc_table(
+        &mut self,
+        value: &toml::Spanned<DeValue<'_>>,
+        at: &impl Fn(Range<usize>) -> Origin,
+        base: &Path,
+    ) {
+        let DeValue::Table(table) = value.get_ref() else {
+            self.diags.push(Diagnostic {
+                origin: at(value.span()),
+                message: format!("`web.oidc` must be a table, found {}", value.get_ref().type_str()),
+            });
+            return;
+        };
+        let section = oidc_section();
+        for (key, value) in table {
+            let key_name: &str = key.get_ref();
+            let Some(&(_, setting)) = section.keys.iter().find(|(k, _)| *k == key_name) else {
+                let message = match diag::closest(key_name, section.file_keys()) {
+                    Some(s) => format!("unknown key `{key_name}` in [web.oidc], did you mean `{s}`?"),
+                    None => {
+                        format!("unknown key `{key_name}` in [web.oidc] (known keys: {})", list(section.file_keys()))
+                    }
+                };
+                self.diags.push(Diagnostic { origin: at(key.span()), message });
+                continue;
+            };
+            let origin = at(value.span());
+            let result = file_text(setting, value.get_ref())
+                .and_then(|text| apply(&mut self.config, setting, &text, Some(base)));
+            match result {
+                Ok(()) => self.set_from(setting, origin),
+                Err(message) => self.diags.push(Diagnostic { origin, message }),
             }
         }
     }
@@ -902,6 +1105,12 @@ fn env_setting(section: &Section, key: &str) -> Result<Setting, String> {
     if let Some(&(_, setting)) = section.keys.iter().find(|(k, _)| *k == key) {
         return Ok(setting);
     }
+    if section.name == "web"
+        && let Some(rest) = key.strip_prefix("oidc_")
+        && let Some(&(_, setting)) = oidc_section().keys.iter().find(|(k, _)| *k == rest)
+    {
+        return Ok(setting);
+    }
     if section.name == "policies" {
         if let Some(level) = key.strip_prefix("risk_") {
             return risk_level(level).map(Setting::Risk).ok_or_else(|| bad_risk_level(level));
@@ -917,6 +1126,9 @@ fn env_setting(section: &Section, key: &str) -> Result<Setting, String> {
     let mut known: Vec<String> = section.keys.iter().map(|(k, _)| (*k).to_owned()).collect();
     if section.name == "policies" {
         known.extend((0..=4).map(|level| format!("risk_{level}")));
+    }
+    if section.name == "web" {
+        known.extend(oidc_section().keys.iter().map(|(k, _)| format!("oidc_{k}")));
     }
     // Compare the keys alone: the shared `SIGNOFF_SECTION_` prefix would make every name look close.
     Err(match diag::closest(key, known.iter().map(String::as_str)) {
@@ -949,7 +1161,20 @@ fn bad_risk_level(key: &str) -> String {
 fn file_text<'a>(setting: Setting, value: &'a DeValue<'_>) -> Result<Cow<'a, str>, String> {
     match value {
         DeValue::String(s) => Ok(Cow::Borrowed(s.as_ref())),
-        DeValue::Boolean(b) if matches!(setting, Setting::DirectoryScim) => Ok(Cow::Owned(b.to_string())),
+        DeValue::Boolean(b) if matches!(setting, Setting::DirectoryScim | Setting::WebDevLogin) => {
+            Ok(Cow::Owned(b.to_string()))
+        }
+        // Lists of words: joined with spaces, which is also how the environment gives them.
+        DeValue::Array(items) if matches!(setting, Setting::OidcScopes | Setting::OidcStepUpAmr) => {
+            let mut words = Vec::with_capacity(items.len());
+            for item in items.iter() {
+                match item.get_ref() {
+                    DeValue::String(w) if !w.is_empty() && !w.contains(char::is_whitespace) => words.push(w.as_ref()),
+                    _ => return Err(format!("`{}` must be a list of single words", setting.name())),
+                }
+            }
+            Ok(Cow::Owned(words.join(" ")))
+        }
         DeValue::Integer(i)
             if matches!(setting, Setting::DiscordApplicationId | Setting::DefaultTimeout | Setting::ApiMaxItems) =>
         {
@@ -962,7 +1187,9 @@ fn file_text<'a>(setting: Setting, value: &'a DeValue<'_>) -> Result<Cow<'a, str
                 Setting::DiscordApplicationId => "a string or an integer",
                 Setting::DefaultTimeout => "a duration string such as \"72h\"",
                 Setting::ApiMaxItems => "an integer",
-                Setting::DirectoryScim => "true or false",
+                Setting::DirectoryScim | Setting::WebDevLogin => "true or false",
+                Setting::OidcScopes | Setting::OidcStepUpAmr => "a list of strings",
+                Setting::OidcStepUpMaxAge => "a duration string such as \"10m\"",
                 _ => "a string",
             };
             Err(format!("`{}` must be {expected}, found {}", setting.name(), other.type_str()))
@@ -1042,6 +1269,51 @@ fn apply(config: &mut Config, setting: Setting, text: &str, base: Option<&Path>)
             config.webhooks.url = Some(text.to_owned());
         }
         Setting::WebhooksSecret => config.webhooks.secret = secret(),
+        Setting::WebDevLogin => {
+            config.web.dev_login = match text {
+                "true" => true,
+                "false" => false,
+                _ => return Err(format!("`{name}` must be true or false, found `{text}`")),
+            }
+        }
+        Setting::WebSessionKey => {
+            session_key_bytes(text).map_err(|e| format!("`{name}` {e}"))?;
+            config.web.session_key = secret();
+        }
+        Setting::OidcIssuer => config.web.oidc.issuer = Some(base_url(&name, text)?),
+        Setting::OidcClientId => config.web.oidc.client_id = Some(text.to_owned()),
+        Setting::OidcClientSecret => config.web.oidc.client_secret = secret(),
+        Setting::OidcScopes | Setting::OidcStepUpAmr => {
+            let words: Vec<String> =
+                text.split([' ', ',']).map(str::trim).filter(|w| !w.is_empty()).map(str::to_owned).collect();
+            if words.is_empty() {
+                return Err(format!("`{name}` must name at least one value"));
+            }
+            if setting == Setting::OidcScopes {
+                if !words.iter().any(|w| w == "openid") {
+                    return Err(format!("`{name}` must include `openid`: without it there is no id_token"));
+                }
+                config.web.oidc.scopes = words;
+            } else {
+                config.web.oidc.step_up_amr = words;
+            }
+        }
+        Setting::OidcUserClaim => {
+            if !crate::web::oidc::USER_CLAIMS.contains(&text) {
+                return Err(format!(
+                    "`{name}` must be one of {}, found `{text}`",
+                    list(crate::web::oidc::USER_CLAIMS.iter().copied())
+                ));
+            }
+            config.web.oidc.user_claim = text.to_owned();
+        }
+        Setting::OidcStepUpMaxAge => {
+            let d = Duration::parse(text).map_err(|e| format!("`{name}`: {e}"))?;
+            if d.is_zero() {
+                return Err(format!("`{name}` must be longer than zero"));
+            }
+            config.web.oidc.step_up_max_age = d;
+        }
     }
     Ok(())
 }
@@ -1508,7 +1780,7 @@ secret = "webhook-secret"
         assert_eq!(
             errors("[zzz]\n"),
             [
-                "conf/signoff.toml:1:2: unknown section `[zzz]` (known sections: `server`, `database`, `directory`, `policies`, `api`, `audit`, `slack`, `discord`, `webhooks`)"
+                "conf/signoff.toml:1:2: unknown section `[zzz]` (known sections: `server`, `database`, `directory`, `policies`, `api`, `audit`, `slack`, `discord`, `webhooks`, `web`, `web.oidc`)"
             ]
         );
     }
@@ -1819,5 +2091,63 @@ secret = "webhook-secret"
         );
         assert!(!errs[0].contains("not-a-key"), "{errs:?}");
         assert!(errs[1].contains("`slack.team_id` must be a Slack id starting with `T`"), "{errs:?}");
+    }
+
+    #[test]
+    fn web_settings_are_read_from_the_file_and_the_environment() {
+        let key = "00".repeat(32);
+        let text = format!(
+            "[web]\ndev_login = true\nsession_key = \"{key}\"\n[web.oidc]\nissuer = \"https://login.example.com/\"\n\
+             client_id = \"signoff\"\nscopes = [\"openid\", \"email\"]\nstep_up_max_age = \"5m\"\n"
+        );
+        let c = parse_env(
+            &text,
+            &[("SIGNOFF_WEB_OIDC_CLIENT_SECRET", "s3cret"), ("SIGNOFF_WEB_OIDC_STEP_UP_AMR", "mfa hwk")],
+        )
+        .unwrap();
+        assert!(c.web.dev_login && c.web.enabled());
+        assert_eq!(c.web.oidc.issuer.as_deref(), Some("https://login.example.com"));
+        assert_eq!(c.web.oidc.client_id.as_deref(), Some("signoff"));
+        assert_eq!(secret(&c.web.oidc.client_secret), Some("s3cret"));
+        assert_eq!(c.web.oidc.scopes, ["openid", "email"]);
+        assert_eq!(c.web.oidc.step_up_amr, ["mfa", "hwk"]);
+        assert_eq!(c.web.oidc.step_up_max_age, Duration::from_secs(300));
+        assert_eq!(c.web.oidc.user_claim, "email");
+        assert!(!Config::default().web.enabled());
+    }
+
+    #[test]
+    fn web_mistakes_are_reported_where_they_are() {
+        assert_eq!(
+            errors("[server]\nlisten = \"0.0.0.0:8080\"\n[web]\ndev_login = true\n"),
+            [
+                "conf/signoff.toml:4:13: `web.dev_login` lets anyone who reaches the page sign in as anyone, so it needs a \
+              loopback `server.listen` (127.0.0.1 or ::1), not `0.0.0.0:8080`; configure `[web.oidc]` instead"
+            ]
+        );
+        assert_eq!(
+            errors("[web]\nsession_key = \"abcd\"\n"),
+            ["conf/signoff.toml:2:15: `web.session_key` must hold at least 32 random bytes, found 2; make one with \
+              `openssl rand -hex 32`"]
+        );
+        assert_eq!(
+            errors("[web.oidc]\nissuer = \"https://login.example.com\"\nuser_claim = \"upn\"\nclient_sekret = \"x\"\n"),
+            [
+                "conf/signoff.toml:2:10: `web.oidc.client_id` is required when `web.oidc.issuer` is set",
+                "conf/signoff.toml:2:10: `web.session_key` is required with `[web.oidc]`: sessions must be valid on every \
+                 replica and survive restarts (make one with `openssl rand -hex 32`)",
+                "conf/signoff.toml:3:14: `web.oidc.user_claim` must be one of `email`, `sub`, `preferred_username`, found `upn`",
+                "conf/signoff.toml:4:1: unknown key `client_sekret` in [web.oidc], did you mean `client_secret`?",
+            ]
+        );
+        assert_eq!(
+            errors("[web.oidc]\nscopes = [\"email\"]\n"),
+            ["conf/signoff.toml:2:10: `web.oidc.scopes` must include `openid`: without it there is no id_token"]
+        );
+        assert_eq!(
+            errors_env("", &[("SIGNOFF_WEB_OIDC_ISSUR", "https://x")]),
+            ["environment variable SIGNOFF_WEB_OIDC_ISSUR: unknown key `oidc_issur` in [web], did you mean \
+              `SIGNOFF_WEB_OIDC_ISSUER`?"]
+        );
     }
 }

@@ -41,4 +41,5 @@ pub mod scim;
 pub mod source;
 pub mod store;
 pub mod time;
+pub mod web;
 pub mod webhook;

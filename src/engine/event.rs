@@ -146,6 +146,9 @@ pub struct PromptContext {
     /// The longest duration this approver may grant (the shortest of the item's request and the limits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_duration: Option<Duration>,
+    /// The step is `step_up`: the prompt links to the web page instead of offering Approve (DESIGN 7.6).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub step_up: bool,
 }
 
 /// Something a person is told that is not a prompt.
@@ -390,6 +393,14 @@ pub enum Refusal {
     /// No grant to end.
     #[error("there is no active grant to end")]
     NoActiveGrant,
+    /// The step is `step_up`, and the decision did not come from the web page after a strong sign-in.
+    #[error(
+        "this step needs a fresh sign-in with a second factor: decide it on signoff's web page, not from {channel}"
+    )]
+    StepUpRequired {
+        /// Where the decision came from.
+        channel: String,
+    },
 }
 
 /// What [`super::start`] returns.

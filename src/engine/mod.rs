@@ -24,6 +24,7 @@ pub use facts::RuleFacts;
 pub use state::{
     Body, DecisionRecord, DismissReason, Grant, GrantEnd, Inherited, Item, ItemSpec, ItemStatus, Node, NodeId,
     NodeStatus, Outcome, PassKind, Prompt, PromptId, PromptState, Slot, SlotState, Timer, TimerId, TimerKind, Verdict,
+    WEB_CHANNEL,
 };
 
 use machine::{Machine, Mode};

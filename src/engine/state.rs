@@ -135,6 +135,9 @@ pub struct Inherited {
     /// parent decides which person counts for which child.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deferred: bool,
+    /// A node above has `step_up: true`: decisions below come only from the web, after a strong sign-in.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub step_up: bool,
 }
 
 /// Why a pass-through node exists.
@@ -236,6 +239,16 @@ pub struct Node {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<UserId>,
 }
+
+impl Node {
+    /// Whether decisions on this node need the web's step-up sign-in (its own `step_up`, or an ancestor's).
+    pub fn needs_step_up(&self) -> bool {
+        self.expr.options.step_up.unwrap_or(self.inherited.step_up)
+    }
+}
+
+/// The channel of decisions taken on the web pages: the only one allowed on `step_up` nodes.
+pub const WEB_CHANNEL: &str = "web";
 
 /// One person's place in a leaf.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -69,7 +69,9 @@ impl From<RuntimeError> for ApiError {
             },
             RuntimeError::NotAnApprover { .. } => S::FORBIDDEN,
             RuntimeError::Refused(r) => match r {
-                Refusal::NotTheApprover { .. } | Refusal::NotTheRequester { .. } => S::FORBIDDEN,
+                Refusal::NotTheApprover { .. } | Refusal::NotTheRequester { .. } | Refusal::StepUpRequired { .. } => {
+                    S::FORBIDDEN
+                }
                 Refusal::AlreadySettled { .. } | Refusal::ItemSettled { .. } | Refusal::NoActiveGrant => S::CONFLICT,
                 Refusal::UnknownPrompt { .. } | Refusal::NothingPending { .. } => S::NOT_FOUND,
                 Refusal::EscalationNotAllowed

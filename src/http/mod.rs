@@ -77,6 +77,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// SCIM requests handled at once (see [`scim::CONCURRENCY`]).
     pub scim_slots: Arc<tokio::sync::Semaphore>,
+    /// The web pages, when someone can sign in to them (`[web]`).
+    pub web: Option<Arc<crate::web::Web>>,
 }
 
 /// Every route. The chat routes answer 404 when their platform is not configured.
@@ -109,8 +111,10 @@ pub fn router(state: AppState) -> Router {
         // After routing, so the latency histogram is labelled with the route template, not the raw path.
         .route_layer(middleware::from_fn(track))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY));
+    let web = crate::web::router(&state).route_layer(middleware::from_fn(track));
     Router::new()
         .merge(rest)
+        .merge(web)
         .nest("/scim/v2", scim)
         .fallback(|| async { error::ApiError::not_found("no such route") })
         // Outermost, so it also sees the errors axum and tower-http answer by themselves.
@@ -146,11 +150,10 @@ const MAX_ERROR_TEXT: usize = 4096;
 async fn json_errors(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
-    let is_json = resp
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("application/scim+json"));
+    let is_json = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        // The web pages answer their errors as pages.
+        v.starts_with("application/json") || v.starts_with("application/scim+json") || v.starts_with("text/html")
+    });
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return resp;
     }

@@ -426,6 +426,10 @@ pub struct Options {
     /// The longest grant this node may approve.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_duration: Option<Duration>,
+    /// High-risk access (DESIGN 7.6): decided only on the web after a recent sign-in with a second factor, never
+    /// by a chat click or an API call. Passed down to every node below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_up: Option<bool>,
 }
 
 impl Options {
@@ -440,6 +444,7 @@ impl Options {
         "distinct_approvers",
         "allow_escalate",
         "max_duration",
+        "step_up",
     ];
 
     /// Whether no option is set.

@@ -331,6 +331,7 @@ impl Parser<'_> {
             distinct_approvers: f.opt(self, "distinct_approvers"),
             allow_escalate: f.opt(self, "allow_escalate"),
             max_duration: f.opt(self, "max_duration"),
+            step_up: f.opt(self, "step_up"),
         })
     }
 }

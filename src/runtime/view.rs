@@ -284,6 +284,125 @@ pub async fn request(store: &Store, cat: &Catalog, id: &str) -> Result<Option<Re
     }))
 }
 
+/// A request with its items' engine states, for the web page that draws each item's approval path.
+pub async fn request_with_items(
+    store: &Store,
+    cat: &Catalog,
+    id: &str,
+) -> Result<Option<(RequestView, Vec<Item>)>, sqlx::Error> {
+    let Some(view) = request(store, cat, id).await? else {
+        return Ok(None);
+    };
+    let rows = sqlx::query("SELECT state FROM items WHERE request_id = $1")
+        .bind(id.to_owned())
+        .fetch_all(store.reader())
+        .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let state: String = row.try_get("state")?;
+        let item: Item = serde_json::from_str(&state)
+            .map_err(|e| sqlx::Error::Decode(format!("stored item state of request {id}: {e}").into()))?;
+        items.push(item);
+    }
+    // The same order as the view's items.
+    items.sort_by_key(|i| view.items.iter().position(|v| v.id == i.spec.item).unwrap_or(usize::MAX));
+    Ok(Some((view, items)))
+}
+
+/// The requests where `approver` has a prompt still pending, newest first: the web inbox. It starts from the
+/// approver's pending prompts (index `prompts_by_approver`), so a page costs the same with 10 or 10,000 of them.
+pub async fn inbox(
+    store: &Store,
+    cat: &Catalog,
+    approver: &str,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<RequestView>, sqlx::Error> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let mut sql = String::from("SELECT DISTINCT request_id FROM prompts WHERE approver = $1 AND state = 'pending'");
+    if before.is_some() {
+        sql.push_str(" AND request_id < $2");
+    }
+    sql.push_str(&format!(" ORDER BY request_id DESC LIMIT {limit}"));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(approver.to_owned());
+    if let Some(b) = before {
+        q = q.bind(b.to_owned());
+    }
+    let ids = q.fetch_all(store.reader()).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for row in &ids {
+        let id: String = row.try_get("request_id")?;
+        if let Some(v) = request(store, cat, &id).await? {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `approver` has a pending prompt in `item` on a `step_up` node (DESIGN 7.6).
+pub fn waits_with_step_up(item: &Item, approver: &str) -> bool {
+    item.prompts.iter().any(|p| {
+        p.approver == approver
+            && p.is_pending()
+            && p.links.iter().any(|&(n, _)| item.nodes.get(n as usize).is_some_and(|node| node.needs_step_up()))
+    })
+}
+
+/// Whether deciding request `id` as `approver` needs the web's step-up sign-in.
+pub async fn needs_step_up(store: &Store, id: &str, approver: &str) -> Result<bool, sqlx::Error> {
+    Ok(step_up_requests(store, approver, [id]).await?.contains(id))
+}
+
+/// Which of `ids` hold a pending prompt to `approver` on a `step_up` node.
+pub async fn step_up_requests<'a>(
+    store: &Store,
+    approver: &str,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+    let mut out = std::collections::HashSet::new();
+    for id in ids {
+        let rows = sqlx::query(
+            "SELECT i.state FROM items i WHERE i.request_id = $1 AND EXISTS \
+             (SELECT 1 FROM prompts p WHERE p.item_id = i.id AND p.approver = $2 AND p.state = 'pending')",
+        )
+        .bind(id.to_owned())
+        .bind(approver.to_owned())
+        .fetch_all(store.reader())
+        .await?;
+        for row in &rows {
+            let state: String = row.try_get("state")?;
+            let item: Item = serde_json::from_str(&state)
+                .map_err(|e| sqlx::Error::Decode(format!("stored item state of request {id}: {e}").into()))?;
+            if waits_with_step_up(&item, approver) {
+                out.insert(id.to_owned());
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How many prompts wait for `approver`.
+pub async fn pending_count(store: &Store, approver: &str) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM prompts WHERE approver = $1 AND state = 'pending'")
+        .bind(approver.to_owned())
+        .fetch_one(store.reader())
+        .await?;
+    row.try_get("n")
+}
+
+/// The grants `user` holds or held, newest first (at most `limit`).
+pub async fn grants_of(store: &Store, user: &str, limit: u32) -> Result<Vec<GrantView>, sqlx::Error> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT * FROM grants WHERE user_id = $1 ORDER BY granted_at DESC, id DESC LIMIT {}",
+        limit.clamp(1, MAX_PAGE)
+    )))
+    .bind(user.to_owned())
+    .fetch_all(store.reader())
+    .await?;
+    rows.iter().map(decode_grant).collect()
+}
+
 /// Which requests to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {

@@ -43,6 +43,10 @@ impl Machine<'_> {
                     && matches!(&self.node(n).body, Body::Leaf { slots, .. } if slots[s as usize].state == SlotState::Pending)
             })
             .collect();
+        // Only the web checks the second factor; it calls with channel `web` after checking the sign-in.
+        if channel != WEB_CHANNEL && links.iter().any(|&(n, _)| self.node(n).needs_step_up()) {
+            return Err(Refusal::StepUpRequired { channel });
+        }
         match &decision {
             Decision::Approve { duration: Some(d), .. } => {
                 if d.is_zero() {

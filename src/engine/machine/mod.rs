@@ -23,7 +23,7 @@ use super::event::{Decision, Effect, Notice, PromptContext, Refusal, WebhookEven
 use super::facts;
 use super::state::{
     Body, DecisionRecord, DismissReason, Grant, GrantEnd, Inherited, Item, ItemStatus, Node, NodeId, NodeStatus,
-    Outcome, PassKind, Prompt, PromptId, PromptState, Slot, SlotState, Timer, TimerId, TimerKind, Verdict,
+    Outcome, PassKind, Prompt, PromptId, PromptState, Slot, SlotState, Timer, TimerId, TimerKind, Verdict, WEB_CHANNEL,
 };
 
 /// Whether the machine runs for real or only lays out the plan for `signoff simulate`.

@@ -26,6 +26,7 @@ impl Machine<'_> {
             fallback_for: None,
             timed_above: false,
             deferred: false,
+            step_up: false,
         }
     }
 
@@ -86,6 +87,7 @@ impl Machine<'_> {
             fallback_for: inh.fallback_for.clone(),
             timed_above: inh.timed_above || o.timeout.is_some_and(|t| !t.is_zero()),
             deferred: false,
+            step_up: o.step_up.unwrap_or(inh.step_up),
         }
     }
 
@@ -500,6 +502,7 @@ impl Machine<'_> {
             fallback_for: n.inherited.fallback_for.clone(),
             allow_escalate: n.expr.options.allow_escalate.unwrap_or(n.inherited.allow_escalate),
             max_duration: self.max_duration_at(leaf),
+            step_up: n.needs_step_up(),
         }
     }
 
