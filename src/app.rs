@@ -125,6 +125,7 @@ impl Application {
         tracing::info!(catalog = catalog.snapshot_id().unwrap_or("none"), "catalog snapshot");
         let mut tuning = options.tuning;
         tuning.max_items = config.api.max_items;
+        tuning.public_url = config.server.public_url.clone();
         let runtime = Runtime::start(store, Arc::new(catalog), chat, webhook, tuning, signer);
         let listener = TcpListener::bind(config.server.listen)
             .await

@@ -65,6 +65,8 @@ pub fn prompt(cat: &Catalog, item: &Item, token: &str, ctx: &PromptContext) -> P
         fallback: ctx.fallback_for.as_ref().map(|f| format!("asked as a fallback for {f}")),
         allow_escalate: ctx.allow_escalate,
         duration_choices,
+        link: None,
+        step_up: ctx.step_up,
     }
 }
 
@@ -76,7 +78,7 @@ pub fn answered(cat: &Catalog, item: &Item, verdict: &Verdict, at: Timestamp) ->
         Verdict::Deny => "You denied this".to_owned(),
         Verdict::Escalate { to } => format!("You handed this to {}", name(cat, to)),
     };
-    PromptClosing { headline, at: when(at), summary: summary(cat, item) }
+    PromptClosing { headline, at: when(at), summary: summary(cat, item), link: None }
 }
 
 /// What replaces the buttons of a prompt taken away without its approver's answer.
@@ -98,7 +100,7 @@ pub fn dismissed(cat: &Catalog, item: &Item, reason: &DismissReason, at: Timesta
         DismissReason::Cancelled { by: who } => format!("Cancelled by {}", name(cat, who)),
         DismissReason::Unavailable { reason } => format!("You are no longer available ({reason}): asked elsewhere"),
     };
-    PromptClosing { headline, at: when(at), summary: summary(cat, item) }
+    PromptClosing { headline, at: when(at), summary: summary(cat, item), link: None }
 }
 
 /// A notification in words.
@@ -114,7 +116,7 @@ pub fn notification(cat: &Catalog, item: &Item, notice: &Notice) -> Notification
                 ItemStatus::Requested | ItemStatus::Escalated => "Request update",
             };
             let until = expires_at.map(|t| format!("\nAccess ends {}.", when(t))).unwrap_or_default();
-            Notification { title: title.to_owned(), body: format!("{about}\n{reason}.{until}") }
+            Notification { title: title.to_owned(), body: format!("{about}\n{reason}.{until}"), link: None }
         }
         Notice::Escalated { from, to, reason } => Notification {
             title: "Request escalated".to_owned(),
@@ -122,18 +124,22 @@ pub fn notification(cat: &Catalog, item: &Item, notice: &Notice) -> Notification
                 Some(t) => format!("{about}\n{} replaces {}: {reason}.", name(cat, t), name(cat, from)),
                 None => format!("{about}\n{}: {reason}; nobody is left to ask.", name(cat, from)),
             },
+            link: None,
         },
         Notice::Reminder { waiting, .. } => Notification {
             title: "Reminder: your approval is waiting".to_owned(),
             body: format!("{about}\nWaiting for {waiting}."),
+            link: None,
         },
         Notice::FallbackAssigned { step, reason } => Notification {
             title: "You are asked as a fallback".to_owned(),
             body: format!("{about}\nStep {step}: {reason}."),
+            link: None,
         },
         Notice::NoApprover { step } => Notification {
             title: "No approver available".to_owned(),
             body: format!("{about}\nNobody can be asked for {step}; the request is denied."),
+            link: None,
         },
         Notice::GrantEnded { how } => Notification {
             title: match how {
@@ -143,6 +149,7 @@ pub fn notification(cat: &Catalog, item: &Item, notice: &Notice) -> Notification
             }
             .to_owned(),
             body: about,
+            link: None,
         },
     }
 }

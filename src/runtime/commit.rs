@@ -658,7 +658,8 @@ impl<'a> Writer<'a> {
                 let next = self.apply_event(tx, &item_id, decide_event(prompt, by, decision, channel, *at)).await?;
                 // What the clicked message should now say; chat answers the click with it at once.
                 let verdict = next.decisions.last().map_or_else(|| decision.verdict(), |d| d.verdict.clone());
-                let closing = render::answered(&self.catalog, &next, &verdict, *at);
+                let mut closing = render::answered(&self.catalog, &next, &verdict, *at);
+                closing.link = self.link(&request_id);
                 Ok(Reply::Answered { request: request_id, closing })
             }
             Work::Cancel { request, by, reason, at, .. } => {
@@ -968,7 +969,8 @@ impl<'a> Writer<'a> {
                         Val::Text("pending".to_owned()),
                         Val::Int(ms(at)),
                     ]);
-                    let message = render::prompt(cat, item, &token, context);
+                    let mut message = render::prompt(cat, item, &token, context);
+                    message.link = self.link(request_id);
                     let recipients = self.recipients(to);
                     for r in &recipients {
                         let payload = json!({ "token": token, "to": r, "message": message });
@@ -985,12 +987,14 @@ impl<'a> Writer<'a> {
                 }
                 Effect::PromptAnswered { prompt, to, verdict } => {
                     self.prompt_state(tx, item_id, *prompt, "answered").await?;
-                    let closing = render::answered(cat, item, verdict, at);
+                    let mut closing = render::answered(cat, item, verdict, at);
+                    closing.link = self.link(request_id);
                     self.close_rows(tx, &key, item_id, *prompt, to, &closing, at).await?;
                 }
                 Effect::DismissPrompt { prompt, to, reason } => {
                     self.prompt_state(tx, item_id, *prompt, "dismissed").await?;
-                    let closing = render::dismissed(cat, item, reason, at);
+                    let mut closing = render::dismissed(cat, item, reason, at);
+                    closing.link = self.link(request_id);
                     self.close_rows(tx, &key, item_id, *prompt, to, &closing, at).await?;
                     self.audit.push(audit(
                         "prompt.dismissed",
@@ -999,7 +1003,8 @@ impl<'a> Writer<'a> {
                     ));
                 }
                 Effect::Notify { to, notice } => {
-                    let n = render::notification(cat, item, notice);
+                    let mut n = render::notification(cat, item, notice);
+                    n.link = self.link(request_id);
                     for r in self.recipients(to) {
                         let payload = json!({ "to": r, "notification": n });
                         let row = OutboxRow { kind: "notify", token: None, platform: Some(r.platform.as_str()) };
@@ -1060,6 +1065,11 @@ impl<'a> Writer<'a> {
             }
         }
         Ok(())
+    }
+
+    /// The request's web page, when `[server] public_url` is set (DESIGN 7.6): every prompt and notice links to it.
+    fn link(&self, request_id: &str) -> Option<String> {
+        self.inner.tuning.public_url.as_deref().map(|u| format!("{u}/requests/{request_id}"))
     }
 
     fn recipients(&self, user: &str) -> Vec<signoff_port::ChatUser> {

@@ -68,6 +68,8 @@ pub struct Tuning {
     pub max_items: usize,
     /// How often each replica checks whether the people provisioned through SCIM changed (one indexed row).
     pub people_poll: StdDuration,
+    /// `[server] public_url`, without a trailing `/`: prompts and notices link to `{public_url}/requests/{id}`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Tuning {
@@ -84,6 +86,7 @@ impl Default for Tuning {
             concurrency: 64,
             max_items: crate::config::DEFAULT_MAX_ITEMS,
             people_poll: StdDuration::from_secs(1),
+            public_url: None,
         }
     }
 }

@@ -96,6 +96,17 @@ fn prompt_embed(prompt: &PromptMessage) -> CreateEmbed {
     for extra in [&prompt.step, &prompt.replaces, &prompt.fallback].into_iter().flatten() {
         lines.push(escape_markdown(extra));
     }
+    if prompt.step_up {
+        lines.push(String::new());
+        lines.push(
+            "🔒 **This access is sensitive:** deciding it needs a fresh sign-in with a second factor, so it cannot be \
+             approved from Discord. Open it on signoff's web page."
+                .to_owned(),
+        );
+    }
+    if let Some(url) = &prompt.link {
+        lines.push(open_link(url));
+    }
     CreateEmbed::new()
         .title(truncate(&escape_markdown(&prompt.resource), EMBED_TITLE_MAX))
         .description(truncate(&lines.join("\n"), EMBED_DESCRIPTION_MAX))
@@ -105,6 +116,13 @@ fn prompt_embed(prompt: &PromptMessage) -> CreateEmbed {
 /// The prompt's action rows (see the module doc for the layout).
 pub fn prompt_components(prompt: &PromptMessage) -> Result<Vec<CreateActionRow>, CustomIdError> {
     let token = prompt.token.as_str();
+    // A step-up step is decided on the web: a link button (which sends no interaction) and nothing to click here.
+    if prompt.step_up {
+        return Ok(match &prompt.link {
+            Some(url) => vec![CreateActionRow::Buttons(vec![CreateButton::new_link(url).label("Open in signoff")])],
+            None => Vec::new(),
+        });
+    }
     let mut rows = vec![CreateActionRow::Buttons(vec![
         CreateButton::new(CustomId::approve(token, None).encode()?).label("Approve").style(ButtonStyle::Success),
         CreateButton::new(CustomId::deny(token).encode()?).label("Deny").style(ButtonStyle::Danger),
@@ -164,9 +182,12 @@ pub(crate) fn closing_content(closing: &PromptClosing) -> String {
 
 /// The closed prompt's embed: what the request was, greyed.
 pub(crate) fn closing_embed(closing: &PromptClosing) -> CreateEmbed {
-    CreateEmbed::new()
-        .description(truncate(&escape_markdown(&closing.summary), EMBED_DESCRIPTION_MAX))
-        .colour(CLOSED_COLOUR)
+    let mut text = escape_markdown(&closing.summary);
+    if let Some(url) = &closing.link {
+        text.push('\n');
+        text.push_str(&open_link(url));
+    }
+    CreateEmbed::new().description(truncate(&text, EMBED_DESCRIPTION_MAX)).colour(CLOSED_COLOUR)
 }
 
 /// A notification as a DM: the title in bold, then the body.
@@ -176,7 +197,17 @@ pub fn notification_message(notification: &Notification) -> CreateMessage {
         text.push('\n');
         text.push_str(&escape_markdown(&notification.body));
     }
+    if let Some(url) = &notification.link {
+        text.push('\n');
+        text.push_str(&open_link(url));
+    }
     CreateMessage::new().content(truncate(&text, CONTENT_MAX)).allowed_mentions(no_mentions())
+}
+
+/// A masked link to the request's web page. `)` and spaces would end the link early, so they are
+/// percent-encoded (ours never hold them, but the URL comes from configuration).
+fn open_link(url: &str) -> String {
+    format!("[Open in signoff]({})", url.replace(')', "%29").replace(' ', "%20"))
 }
 
 /// Allowed mentions that allow none: `{"parse":[],"users":[],"roles":[]}`.
@@ -261,6 +292,8 @@ mod tests {
             fallback: None,
             allow_escalate: false,
             duration_choices: vec![],
+            link: None,
+            step_up: false,
         }
     }
 
@@ -292,6 +325,32 @@ mod tests {
                 "enforce_nonce": false
             })
         );
+    }
+
+    #[test]
+    fn a_step_up_prompt_offers_only_a_link_button() {
+        let url = "https://signoff.example.com/requests/req_1";
+        let p = PromptMessage { step_up: true, link: Some(url.to_owned()), ..prompt() };
+        let body = serde_json::to_value(prompt_message(&p).unwrap()).unwrap();
+        let buttons = &body["components"][0]["components"];
+        assert_eq!(buttons.as_array().unwrap().len(), 1, "{body}");
+        assert_eq!(buttons[0]["url"], url);
+        assert_eq!(body["components"].as_array().unwrap().len(), 1);
+        assert!(!body.to_string().contains("custom_id"), "nothing that sends an interaction: {body}");
+        assert!(body["embeds"][0]["description"].as_str().unwrap().contains("second factor"));
+        let body = serde_json::to_value(prompt_message(&PromptMessage { link: None, ..p }).unwrap()).unwrap();
+        assert!(body["components"].as_array().is_none_or(|c| c.is_empty()), "{body}");
+    }
+
+    #[test]
+    fn notices_and_closings_link_to_the_request_page() {
+        let url = "https://signoff.example.com/requests/req_1";
+        let n = Notification { title: "Approved".into(), body: "b".into(), link: Some(url.to_owned()) };
+        let body = serde_json::to_value(notification_message(&n)).unwrap();
+        assert!(body["content"].as_str().unwrap().contains(&format!("[Open in signoff]({url})")), "{body}");
+        let c = PromptClosing { headline: "h".into(), at: "a".into(), summary: "s".into(), link: Some(url.to_owned()) };
+        let body = serde_json::to_value(closing_edit(&c)).unwrap();
+        assert!(body["embeds"][0]["description"].as_str().unwrap().contains(url), "{body}");
     }
 
     #[test]
@@ -376,6 +435,7 @@ mod tests {
             headline: "Approved by Kim Lee".into(),
             at: "10:42".into(),
             summary: "Ana Ruiz: GitHub (admin) for 8h".into(),
+            link: None,
         };
         assert_eq!(
             serde_json::to_value(closing_edit(&closing)).unwrap(),
@@ -390,7 +450,11 @@ mod tests {
 
     #[test]
     fn a_notification_is_a_bold_title_and_a_body() {
-        let n = Notification { title: "Approved".into(), body: "GitHub (admin) until 18:00\nby Kim Lee".into() };
+        let n = Notification {
+            title: "Approved".into(),
+            body: "GitHub (admin) until 18:00\nby Kim Lee".into(),
+            link: None,
+        };
         assert_eq!(
             serde_json::to_value(notification_message(&n)).unwrap(),
             json!({

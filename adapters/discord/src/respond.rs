@@ -137,6 +137,7 @@ mod tests {
             headline: "Denied by you".into(),
             at: "9 May, 10:42".into(),
             summary: "Ana Ruiz: GitHub (admin)".into(),
+            link: None,
         }
     }
 

@@ -52,8 +52,12 @@ async fn interactions(State(verifier): State<Arc<Verifier>>, headers: HeaderMap,
                 Answer::Deny { .. } => "Denied by you",
                 Answer::Escalate { .. } => "Handed to someone else",
             };
-            let closing =
-                PromptClosing { headline: headline.into(), at: "10:42".into(), summary: "Ana Ruiz: GitHub".into() };
+            let closing = PromptClosing {
+                headline: headline.into(),
+                at: "10:42".into(),
+                summary: "Ana Ruiz: GitHub".into(),
+                link: None,
+            };
             respond::click_reply(&ClickReply::Closed(closing))
         }
         Inbound::AskReason { token, .. } => {

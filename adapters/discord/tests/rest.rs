@@ -192,6 +192,8 @@ fn prompt() -> PromptMessage {
         fallback: None,
         allow_escalate: true,
         duration_choices: vec![],
+        link: None,
+        step_up: false,
     }
 }
 
@@ -200,6 +202,7 @@ fn closing() -> PromptClosing {
         headline: "Approved by Kim Lee".to_owned(),
         at: "10:42".to_owned(),
         summary: "Ana Ruiz: GitHub (admin)".to_owned(),
+        link: None,
     }
 }
 
@@ -294,7 +297,7 @@ async fn a_notification_is_a_dm_through_the_cached_channel() {
     let adapter = fake.adapter();
     adapter.send_prompt(&discord(KIM), &prompt(), &mark()).await.unwrap();
 
-    let n = Notification { title: "Approved".into(), body: "GitHub (admin) for 8h".into() };
+    let n = Notification { title: "Approved".into(), body: "GitHub (admin) for 8h".into(), link: None };
     adapter.notify(&discord(KIM), &n, &mark()).await.unwrap();
 
     assert_eq!(fake.routes().iter().filter(|r| r.ends_with("/users/@me/channels")).count(), 1);
@@ -351,7 +354,7 @@ async fn a_429_without_a_body_waits_for_the_retry_after_header() {
     let adapter = fake.adapter();
     fake.then(Next::RateLimitedHeaderOnly { retry_after: "2" });
     let err = adapter
-        .notify(&discord(KIM), &Notification { title: "t".into(), body: String::new() }, &mark())
+        .notify(&discord(KIM), &Notification { title: "t".into(), body: String::new(), link: None }, &mark())
         .await
         .unwrap_err();
     assert_eq!(err, ChatError::RateLimited { retry_after: Duration::from_secs(2) });
@@ -414,7 +417,7 @@ async fn refusals_are_permanent_and_a_refused_dm_is_reopened_next_time() {
 
     fake.then(Next::Status(401, r#"{"message":"401: Unauthorized","code":0}"#));
     let err = adapter
-        .notify(&discord(KIM), &Notification { title: "t".into(), body: "b".into() }, &mark())
+        .notify(&discord(KIM), &Notification { title: "t".into(), body: "b".into(), link: None }, &mark())
         .await
         .unwrap_err();
     assert!(matches!(err, ChatError::Permanent(_)), "{err:?}");

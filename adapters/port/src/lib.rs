@@ -119,6 +119,13 @@ pub struct PromptMessage {
     pub allow_escalate: bool,
     /// Shorter durations the approver may pick instead ("1h", "4h"); empty when the item asks for none.
     pub duration_choices: Vec<String>,
+    /// The request's web page (`[server] public_url`), shown as a link when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// The step needs a fresh sign-in with a second factor: no Approve or Deny here, only the link, and a line
+    /// saying why.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub step_up: bool,
 }
 
 /// How a prompt ended, shown in place of its buttons.
@@ -130,6 +137,9 @@ pub struct PromptClosing {
     pub at: String,
     /// The original request, one line, so the message still says what it was about.
     pub summary: String,
+    /// The request's web page, when `[server] public_url` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// Something a person is told outside a prompt: an outcome, an escalation, a reminder.
@@ -139,6 +149,9 @@ pub struct Notification {
     pub title: String,
     /// More detail, possibly several lines.
     pub body: String,
+    /// The request's web page, when `[server] public_url` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// What an approver clicked.

@@ -78,6 +78,23 @@ pub fn prompt_message(p: &PromptMessage) -> (String, Vec<Value>) {
         blocks.push(json!({"type": "context", "elements": notes}));
     }
 
+    // A step-up step is decided on the web after a fresh strong sign-in: no buttons here, only why and where.
+    if p.step_up {
+        let where_ = match &p.link {
+            Some(url) => format!("<{}|Open the request in signoff>", link_target(url)),
+            None => "Open it on signoff's web page.".to_owned(),
+        };
+        blocks.push(section(&format!(
+            ":lock: *This access is sensitive:* deciding it needs a fresh sign-in with a second factor, so it cannot \
+             be approved from Slack. {where_}"
+        )));
+        return (fallback_text(&fallback_of(p)), limit_blocks(blocks));
+    }
+    if let Some(url) = &p.link {
+        blocks
+            .push(json!({"type": "context", "elements": [mrkdwn(&format!("<{}|Open in signoff>", link_target(url)))]}));
+    }
+
     let options: Vec<Value> = p
         .duration_choices
         .iter()
@@ -133,6 +150,11 @@ pub fn prompt_message(p: &PromptMessage) -> (String, Vec<Value>) {
         }));
     }
 
+    (fallback_text(&fallback_of(p)), limit_blocks(blocks))
+}
+
+/// The prompt in one line, for notifications and clients that show no blocks.
+fn fallback_of(p: &PromptMessage) -> String {
     let mut fallback = format!("{} asks for {}", p.requester, p.resource);
     if let Some(role) = &p.role {
         fallback.push_str(&format!(" as {role}"));
@@ -147,17 +169,21 @@ pub fn prompt_message(p: &PromptMessage) -> (String, Vec<Value>) {
     if let Some(reason) = &p.reason {
         fallback.push_str(&format!(". Reason: {reason}"));
     }
-    (fallback_text(&fallback), limit_blocks(blocks))
+    fallback
 }
 
 /// A closed prompt, for `chat.update` (and `replace_original`): the headline, when, and the request's summary;
 /// no buttons, so nothing can be clicked any more.
 pub fn closing_message(c: &PromptClosing) -> (String, Vec<Value>) {
-    let blocks = vec![
+    let mut blocks = vec![
         section(&format!("*{}*", esc(&c.headline))),
         json!({"type": "context", "elements": [mrkdwn(&esc(&c.at))]}),
         section(&esc(&c.summary)),
     ];
+    if let Some(url) = &c.link {
+        blocks
+            .push(json!({"type": "context", "elements": [mrkdwn(&format!("<{}|Open in signoff>", link_target(url)))]}));
+    }
     (fallback_text(&format!("{}: {}", c.headline, c.summary)), blocks)
 }
 
@@ -166,6 +192,10 @@ pub fn notification_message(n: &Notification) -> (String, Vec<Value>) {
     let mut blocks = vec![section(&format!("*{}*", esc(&n.title)))];
     if !n.body.trim().is_empty() {
         blocks.push(section(&esc(&n.body)));
+    }
+    if let Some(url) = &n.link {
+        blocks
+            .push(json!({"type": "context", "elements": [mrkdwn(&format!("<{}|Open in signoff>", link_target(url)))]}));
     }
     (fallback_text(&format!("{}\n{}", n.title, n.body)), blocks)
 }
@@ -276,6 +306,12 @@ pub fn refused_reply(message: &str) -> Value {
     let mut reply = ephemeral(message, vec![section(&esc(message))]);
     reply["replace_original"] = json!(false);
     reply
+}
+
+/// A URL inside Slack's `<url|text>` link syntax: `|` and `>` would end it early, so they are percent-encoded
+/// (ours never hold them, but the URL comes from configuration).
+fn link_target(url: &str) -> String {
+    url.replace('|', "%7C").replace('>', "%3E").replace('<', "%3C")
 }
 
 /// For an interaction's `response_url`: replaces the clicked prompt with its closing, at once and without a
@@ -391,6 +427,8 @@ mod tests {
             fallback: None,
             allow_escalate: true,
             duration_choices: vec!["1h".to_owned(), "4h".to_owned()],
+            link: None,
+            step_up: false,
         }
     }
 
@@ -485,6 +523,46 @@ mod tests {
     }
 
     #[test]
+    fn a_step_up_prompt_has_no_buttons_only_the_link_and_why() {
+        let p = PromptMessage {
+            step_up: true,
+            link: Some("https://signoff.example.com/requests/req_1".to_owned()),
+            ..prompt()
+        };
+        let (_, blocks) = prompt_message(&p);
+        let text = serde_json::to_string(&blocks).unwrap();
+        assert!(!text.contains(ids::APPROVE) && !text.contains(ids::DENY) && !text.contains(ids::ESCALATE), "{text}");
+        assert!(text.contains("second factor"), "{text}");
+        assert!(text.contains("<https://signoff.example.com/requests/req_1|Open the request in signoff>"), "{text}");
+        // Without a public URL it still says why, and still offers nothing to click.
+        let (_, blocks) = prompt_message(&PromptMessage { link: None, ..p });
+        let text = serde_json::to_string(&blocks).unwrap();
+        assert!(text.contains("signoff's web page") && !text.contains(ids::APPROVE), "{text}");
+    }
+
+    #[test]
+    fn prompts_closings_and_notifications_link_to_the_request_page() {
+        let url = "https://signoff.example.com/requests/req_1";
+        let (_, blocks) = prompt_message(&PromptMessage { link: Some(url.to_owned()), ..prompt() });
+        let text = serde_json::to_string(&blocks).unwrap();
+        assert!(text.contains(&format!("<{url}|Open in signoff>")) && text.contains(ids::APPROVE), "{text}");
+        let (_, blocks) = closing_message(&PromptClosing {
+            headline: "Approved".to_owned(),
+            at: "now".to_owned(),
+            summary: "s".to_owned(),
+            link: Some(url.to_owned()),
+        });
+        assert!(serde_json::to_string(&blocks).unwrap().contains(&format!("<{url}|Open in signoff>")));
+        let (_, blocks) = notification_message(&Notification {
+            title: "t".to_owned(),
+            body: "b".to_owned(),
+            link: Some(format!("{url}|evil>")),
+        });
+        let text = serde_json::to_string(&blocks).unwrap();
+        assert!(text.contains(&format!("<{url}%7Cevil%3E|Open in signoff>")), "{text}");
+    }
+
+    #[test]
     fn prompt_without_escalation_or_choices_has_neither_control() {
         let p = PromptMessage {
             allow_escalate: false,
@@ -575,6 +653,7 @@ mod tests {
             headline: "Approved by Kim Lee".to_owned(),
             at: "10:42, 3 May".to_owned(),
             summary: "prod-db (admin) for Raj, 8h".to_owned(),
+            link: None,
         };
         let (fallback, blocks) = closing_message(&c);
         assert!(elements(&blocks).is_empty());
@@ -591,11 +670,15 @@ mod tests {
 
     #[test]
     fn notification_has_title_and_body() {
-        let (fallback, blocks) =
-            notification_message(&Notification { title: "Approved".to_owned(), body: "prod-db for 8h".to_owned() });
+        let (fallback, blocks) = notification_message(&Notification {
+            title: "Approved".to_owned(),
+            body: "prod-db for 8h".to_owned(),
+            link: None,
+        });
         assert_eq!(fallback, "Approved\nprod-db for 8h");
         assert_eq!(blocks.len(), 2);
-        let (_, blocks) = notification_message(&Notification { title: "t".to_owned(), body: String::new() });
+        let (_, blocks) =
+            notification_message(&Notification { title: "t".to_owned(), body: String::new(), link: None });
         assert_eq!(blocks.len(), 1);
     }
 

@@ -45,6 +45,8 @@ fn prompt(token: &str) -> PromptMessage {
         fallback: None,
         allow_escalate: true,
         duration_choices: vec!["1h".to_owned()],
+        link: None,
+        step_up: false,
     }
 }
 
@@ -114,6 +116,7 @@ async fn close_prompt_updates_that_channel_and_ts_and_removes_the_buttons() {
         headline: "Approved by Raj".to_owned(),
         at: "10:42".to_owned(),
         summary: "prod-db (admin), 8h".to_owned(),
+        link: None,
     };
     slack.close_prompt(&sent, &closing).await.unwrap();
 
@@ -138,7 +141,11 @@ async fn notify_sends_a_dm() {
     let fake = FakeSlack::start().await;
     let slack = adapter(&fake).await;
     slack
-        .notify(&user("U9"), &Notification { title: "Approved".to_owned(), body: "prod-db for 8h".to_owned() }, &mark())
+        .notify(
+            &user("U9"),
+            &Notification { title: "Approved".to_owned(), body: "prod-db for 8h".to_owned(), link: None },
+            &mark(),
+        )
         .await
         .unwrap();
     let posts = fake.calls_to("chat.postMessage");
@@ -155,7 +162,11 @@ async fn email_recipients_are_looked_up_once() {
     let a = slack.send_prompt(&user("email:kim@example.com"), &prompt("t1"), &mark()).await.unwrap();
     let b = slack.send_prompt(&user("email:Kim@Example.com"), &prompt("t2"), &mark()).await.unwrap();
     slack
-        .notify(&user("email:kim@example.com"), &Notification { title: "x".to_owned(), body: String::new() }, &mark())
+        .notify(
+            &user("email:kim@example.com"),
+            &Notification { title: "x".to_owned(), body: String::new(), link: None },
+            &mark(),
+        )
         .await
         .unwrap();
     assert_eq!(a.channel, "D-UKIM");
@@ -182,7 +193,7 @@ async fn a_429_is_rate_limited_with_slacks_retry_after_and_holds_later_calls() {
     slack
         .close_prompt(
             &MessageRef { platform: Platform::Slack, channel: "D-U1".to_owned(), message: "1.0".to_owned() },
-            &PromptClosing { headline: "h".to_owned(), at: "a".to_owned(), summary: "s".to_owned() },
+            &PromptClosing { headline: "h".to_owned(), at: "a".to_owned(), summary: "s".to_owned(), link: None },
         )
         .await
         .unwrap();
@@ -222,7 +233,7 @@ async fn slack_errors_that_will_not_pass_are_permanent() {
     for code in ["channel_not_found", "missing_scope", "account_inactive"] {
         fake.fail_next(1, Some("chat.update"), Scripted::ApiError(code));
         let m = MessageRef { platform: Platform::Slack, channel: "D1".to_owned(), message: "1.0".to_owned() };
-        let c = PromptClosing { headline: "h".to_owned(), at: "a".to_owned(), summary: "s".to_owned() };
+        let c = PromptClosing { headline: "h".to_owned(), at: "a".to_owned(), summary: "s".to_owned(), link: None };
         let err = slack.close_prompt(&m, &c).await.unwrap_err();
         assert!(matches!(&err, ChatError::Permanent(s) if s.contains(code)), "{err:?}");
     }

@@ -872,3 +872,44 @@ fn state_round_trips_through_json_and_replaying_the_events_gives_the_same_state(
     }
     assert_eq!(replay, r.item);
 }
+
+#[test]
+fn a_step_up_step_is_decided_only_from_the_web() {
+    // `step_up` on a chain passes down to every step; the prompt says so, for chat to offer only the link.
+    let mut r = run("sequential_expression: { step_up: true, expressions: [ manager_expression: {} ] }");
+    let ctx = r.last.iter().find_map(|e| match e {
+        Effect::SendPrompt { context, .. } => Some(context.clone()),
+        _ => None,
+    });
+    assert!(ctx.is_some_and(|c| c.step_up));
+    for channel in ["api", "slack", "discord"] {
+        let prompt = r.item.pending_prompt_of("manager@company.com").unwrap().id;
+        let err = r
+            .try_apply(Event::Decide {
+                prompt,
+                by: "manager@company.com".to_owned(),
+                decision: Decision::Approve { duration: None, comment: None },
+                channel: channel.to_owned(),
+                at: at("1h"),
+            })
+            .unwrap_err();
+        assert_eq!(err, Refusal::StepUpRequired { channel: channel.to_owned() });
+    }
+    assert_eq!(r.status(), ItemStatus::Requested);
+    let prompt = r.item.pending_prompt_of("manager@company.com").unwrap().id;
+    r.try_apply(Event::Decide {
+        prompt,
+        by: "manager@company.com".to_owned(),
+        decision: Decision::Approve { duration: None, comment: None },
+        channel: crate::engine::WEB_CHANNEL.to_owned(),
+        at: at("1h"),
+    })
+    .unwrap();
+    assert_eq!(r.status(), ItemStatus::Approved);
+
+    // Without the option, every channel decides.
+    let mut r = run("manager_expression: {}");
+    assert!(r.last.iter().all(|e| !matches!(e, Effect::SendPrompt { context, .. } if context.step_up)));
+    r.approve("manager@company.com");
+    assert_eq!(r.status(), ItemStatus::Approved);
+}
