@@ -259,14 +259,14 @@ async fn every_tampered_id_token_is_refused_by_the_verifier() {
         let tokens = exchange(&client, code, attempt.verifier).await.expect("the code is exchanged");
         let verified = tokens.id_token().expect("an id_token").claims(&client.id_token_verifier(), &attempt.nonce);
         let Err(refused) = verified else { panic!("{tamper:?} was accepted") };
-        let expected = match (tamper, &refused) {
+        let expected = matches!(
+            (tamper, &refused),
             (Tamper::WrongNonce, ClaimsVerificationError::InvalidNonce(_))
-            | (Tamper::Expired, ClaimsVerificationError::Expired(_))
-            | (Tamper::WrongAudience, ClaimsVerificationError::InvalidAudience(_))
-            | (Tamper::WrongIssuer, ClaimsVerificationError::InvalidIssuer(_))
-            | (Tamper::BadSignature, ClaimsVerificationError::SignatureVerification(_)) => true,
-            _ => false,
-        };
+                | (Tamper::Expired, ClaimsVerificationError::Expired(_))
+                | (Tamper::WrongAudience, ClaimsVerificationError::InvalidAudience(_))
+                | (Tamper::WrongIssuer, ClaimsVerificationError::InvalidIssuer(_))
+                | (Tamper::BadSignature, ClaimsVerificationError::SignatureVerification(_))
+        );
         assert!(expected, "{tamper:?} is refused for its own reason, not {refused:?}");
         // The knob spoils one id_token only.
         let claims = sign_in(&fake, &client, Ask::default()).await;
