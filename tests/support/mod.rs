@@ -14,6 +14,8 @@
 //!   `SlackAdapter` and `DiscordAdapter`, pointed at a [`FakeSlack`] ([`fake_slack`]) or a [`FakeDiscord`]
 //!   ([`fake_discord`]) on another local port; [`TestApp::slack_post`] and [`ApiClient::discord_post`] call
 //!   the app as Slack and Discord do, signed with the secret and key the app was configured with.
+//! - [`fake_oidc::FakeOidc`] is an OpenID Connect provider on another local port for the web sign-in: it
+//!   signs in the person a test chooses, refuses what a strict provider refuses, and can spoil its id_tokens.
 //! - `TEST_LOG=1` turns tracing output on (`RUST_LOG` filters it, default `info`).
 //! - [`write_config`] and [`signoff_command`] run the built binary on an app's database.
 //!
@@ -71,6 +73,7 @@ use signoff::store::Store;
 use signoff_port::{ChatAdapter, ChatUser, MessageRef, Notification, Platform, PromptClosing, PromptMessage};
 
 pub mod fake_discord;
+pub mod fake_oidc;
 pub mod fake_slack;
 
 pub use fake_discord::FakeDiscord;
