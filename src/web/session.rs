@@ -128,12 +128,12 @@ impl Cookies {
     pub fn set_session(&self, session: &Session) -> (SignedCookieJar, PrivateCookieJar) {
         let jar =
             SignedCookieJar::new(self.key.clone()).add(self.cookie(SESSION_COOKIE, encode(session), SESSION_SECONDS));
-        (jar, PrivateCookieJar::new(self.key.clone()).remove(self.removal(FLOW_COOKIE)))
+        (jar, PrivateCookieJar::new(self.key.clone()).add(self.removal(FLOW_COOKIE)))
     }
 
     /// A jar that ends the session.
     pub fn clear_session(&self) -> SignedCookieJar {
-        SignedCookieJar::new(self.key.clone()).remove(self.removal(SESSION_COOKIE))
+        SignedCookieJar::new(self.key.clone()).add(self.removal(SESSION_COOKIE))
     }
 
     /// A jar that starts a sign-in flow.
@@ -153,9 +153,11 @@ impl Cookies {
         c
     }
 
+    /// A cookie that makes the browser forget `name` (empty, expired). Added, not `remove`d: a jar only emits a
+    /// removal for a cookie it read from the request, and ours are built fresh.
     fn removal(&self, name: &'static str) -> Cookie<'static> {
-        let mut c = Cookie::from(name);
-        c.set_path("/");
+        let mut c = self.cookie(name, String::new(), 0);
+        c.make_removal();
         c
     }
 }
