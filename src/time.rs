@@ -3,6 +3,17 @@
 //!
 //! The engine never reads a clock: every function that needs "now" takes it as an argument, which is what
 //! lets tests replay an item's whole life in microseconds.
+//!
+//! **Why the duration parser is our own** (compared in BENCHMARKS.md, "Duration parsing", against jiff 1.0's friendly
+//! parser, already a dependency, and humantime 2.4). Both crates accept far more than the language documents, so files
+//! that mean something odd would pass `signoff check`: `1.5h`, `2 hours 30 minutes`, `1h 30m`, `48hours`, `10ms` (0
+//! whole seconds, which here means "never time out"), and, for humantime, months and years of fractional days (`1M` is
+//! 30.44 days). jiff turns `-5m` and `5m ago` into a negative span, rejects the bare `0` the staged-workflows seed uses
+//! for "never", and needs a `Span` total with 24-hour days to reach seconds (its `SignedDuration` parser refuses `7d`).
+//! Their errors name units signoff does not take ("expected `years` or `secs`", "supported units: ns, us, ms, ..."),
+//! where ours say "use s, m, h, d or w". Ours was also the fastest on valid input: jiff's span parser took 4.6 to 6.7
+//! times as long and humantime 1.2 to 1.8 times (`benches/compare/durations`, three runs). Switching would mean
+//! pre-filtering their input to our grammar and rewriting their errors, which is more code than this parser.
 
 use std::fmt;
 use std::str::FromStr;

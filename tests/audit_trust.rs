@@ -96,6 +96,7 @@ async fn verify_with(
 ) -> Report {
     let options = Options {
         key: key.map(|k| k.verifying_key()),
+        earlier_keys: Vec::new(),
         expect_head,
         current_catalog: Box::new(move || current.ok_or_else(|| "no current catalog in this test".to_owned())),
     };
@@ -551,6 +552,94 @@ async fn after_a_key_rotation_older_checkpoints_are_counted_not_checked_and_the_
     assert_eq!(with_new.replay.items, 2);
     let latest = with_new.checkpoints.latest.as_ref().map(|c| c.seq).unwrap();
     assert_names(&with_old, &Place::Checkpoint(latest), "not by the given key");
+}
+
+/// A trail signed with [`signing_key`], then (a second app on the same database) with [`other_key`]: the
+/// second app, stopped.
+async fn rotated() -> TestApp {
+    let mut first = spawn_app(signed()).await;
+    let a = id_of(&first.create_ok(json!({ "requester": ANA, "resource": "wiki" })).await);
+    first.wait_for_state(&a, "approved").await;
+    first.stop().await;
+    let database = first.database.clone().expect("a database");
+    let mut second =
+        spawn_app(AppOptions::new().database(database).signing_key(keys::private_base64(&other_key()))).await;
+    let b = id_of(&second.create_ok(json!({ "requester": BEN, "resource": "wiki" })).await);
+    second.wait_for_state(&b, "approved").await;
+    second.stop().await;
+    second
+}
+
+async fn verify_rotated(app: &TestApp, current: SigningKey, earlier: &[SigningKey]) -> Report {
+    let options = Options {
+        key: Some(current.verifying_key()),
+        earlier_keys: earlier.iter().map(SigningKey::verifying_key).collect(),
+        expect_head: None,
+        current_catalog: Box::new(|| Err("no current catalog in this test".to_owned())),
+    };
+    verify(app.store(), options).await.unwrap_or_else(|e| panic!("[{}] verify could not run: {e}", app.db_kind))
+}
+
+#[tokio::test]
+async fn with_the_earlier_key_every_checkpoint_of_a_rotated_trail_is_checked_and_a_forged_old_one_is_named() {
+    // Arrange
+    let app = rotated().await;
+    let old_id = keys::key_id(&signing_key().verifying_key());
+    let first_old = app.count(&format!("SELECT MIN(seq) FROM audit_checkpoints WHERE key_id = '{old_id}'")).await;
+    let total = app.count("SELECT COUNT(*) FROM audit_checkpoints").await as u64;
+
+    // Act 1: the intact trail, with both keys, and with the keys the wrong way round.
+    let both = verify_rotated(&app, other_key(), &[signing_key()]).await;
+    let reversed = verify_rotated(&app, signing_key(), &[other_key()]).await;
+    // Act 2: the oldest checkpoint's signature swapped for a real signature of another checkpoint.
+    app.execute(&format!(
+        "UPDATE audit_checkpoints SET signature = (SELECT signature FROM audit_checkpoints WHERE key_id <> '{old_id}' \
+         ORDER BY seq LIMIT 1) WHERE seq = {first_old}"
+    ))
+    .await;
+    let forged_new_key_only = verify_rotated(&app, other_key(), &[]).await;
+    let forged_both = verify_rotated(&app, other_key(), &[signing_key()]).await;
+
+    // Assert: every signature checked, and said so.
+    assert!(both.is_intact(), "{}", report_text(&both));
+    assert_eq!((both.checkpoints.checked, both.checkpoints.other_key), (total, 0), "{}", report_text(&both));
+    assert!(
+        report_text(&both).contains(&format!("and earlier key {old_id}, 0 under other keys")),
+        "{}",
+        report_text(&both)
+    );
+    // The latest must be under the current key, whatever else is given: a retired key signs nothing new.
+    let latest = both.checkpoints.latest.as_ref().map(|c| c.seq).unwrap();
+    assert_names(&reversed, &Place::Checkpoint(latest), "not by the given key");
+    // Without the earlier key the forgery is only counted; with it, it is named.
+    assert!(forged_new_key_only.is_intact(), "{}", report_text(&forged_new_key_only));
+    assert_names(&forged_both, &Place::Checkpoint(first_old), "its signature does not verify");
+    assert_eq!(forged_both.problems.total, 1, "{}", report_text(&forged_both));
+}
+
+#[tokio::test]
+async fn the_command_takes_earlier_keys_and_refuses_them_without_a_current_key() {
+    // Arrange
+    let app = rotated().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(&app, dir.path(), "");
+    let new = keys::public_base64(&other_key().verifying_key());
+    let old = keys::public_base64(&signing_key().verifying_key());
+
+    // Act
+    let (both, both_out) = verify_command(dir.path(), &config, &["--public-key", &new, "--earlier-key", &old]);
+    let (alone, alone_out) = verify_command(dir.path(), &config, &["--earlier-key", &old]);
+    let (garbage, garbage_out) =
+        verify_command(dir.path(), &config, &["--public-key", &new, "--earlier-key", "not-a-key"]);
+
+    // Assert
+    assert_eq!(both, Some(0), "{both_out}");
+    let old_id = keys::key_id(&signing_key().verifying_key());
+    assert!(both_out.contains(&format!("and earlier key {old_id}, 0 under other keys not checked")), "{both_out}");
+    assert_eq!(alone, Some(1), "{alone_out}");
+    assert!(alone_out.contains("--earlier-key needs the current key too"), "{alone_out}");
+    assert_eq!(garbage, Some(1), "{garbage_out}");
+    assert!(garbage_out.contains("--earlier-key: must be an Ed25519 public key"), "{garbage_out}");
 }
 
 // ---------------------------------------------------------------------------------------------------------

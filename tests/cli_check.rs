@@ -10,8 +10,84 @@ use common::{Fixture, repo_root, signoff};
 fn the_bundled_example_passes_and_says_what_it_read() {
     let run = signoff(repo_root(), &["check", "--config", "examples/signoff.toml"], &[]);
     assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
-    assert_eq!(run.stdout_lines(), ["ok: 14 users, 6 groups, 20 resources, 12 workflows (+20 built-in)"]);
+    assert_eq!(run.stdout_lines(), ["ok: 14 users, 6 groups, 22 resources, 14 workflows (+20 built-in)"]);
     assert_eq!(run.stderr, "");
+}
+
+/// The README with every run of whitespace (line breaks included) made one space.
+fn readme() -> String {
+    let text = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn the_readme_counts_the_built_in_workflows_check_counts() {
+    let run = signoff(repo_root(), &["check", "--config", "examples/signoff.toml"], &[]);
+    assert_eq!(run.code, Some(0), "stderr:\n{}", run.stderr);
+    let line = run.stdout_lines()[0].to_owned();
+    let counted = line
+        .rsplit_once("(+")
+        .and_then(|(_, rest)| rest.strip_suffix(" built-in)"))
+        .unwrap_or_else(|| panic!("no built-in count in {line:?}"));
+    let readme = readme();
+    let pieces: Vec<&str> = readme.split(" built-in workflows").collect();
+    assert!(pieces.len() > 1, "the README no longer says how many built-in workflows there are");
+    for before in &pieces[..pieces.len() - 1] {
+        let word = before.rsplit(' ').next().unwrap_or_default();
+        if word.bytes().all(|b| b.is_ascii_digit()) {
+            assert_eq!(word, counted, "the README says {word} built-in workflows, `signoff check` counts {counted}");
+        }
+    }
+    assert!(readme.contains(&format!("The {counted} built-in workflows")), "the README does not say {counted}");
+}
+
+/// Every file under `examples/directory` and `examples/policies`, as one text.
+fn example_files() -> String {
+    let mut text = String::new();
+    for dir in ["examples/directory", "examples/policies"] {
+        for entry in std::fs::read_dir(repo_root().join(dir)).unwrap() {
+            text.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+            text.push('\n');
+        }
+    }
+    text
+}
+
+#[test]
+fn the_examples_use_every_expression_and_node_option_the_readme_lists() {
+    let readme = readme();
+    let examples = example_files();
+    // A key as YAML (`name:`) or JSON (`"name"`) writes it; a comment mentioning it does not count.
+    let used = |key: &str| {
+        examples.lines().any(|l| {
+            let code = l.split_once(" #").map_or(l, |(c, _)| c);
+            !code.trim_start().starts_with('#')
+                && (code.contains(&format!("{key}:")) || code.contains(&format!("\"{key}\"")))
+        })
+    };
+    for name in signoff::policy::parse::EXPRESSION_NAMES {
+        assert!(readme.contains(&format!("`{name}`")), "the README's Policies section does not list `{name}`");
+        assert!(used(name), "no example uses `{name}`");
+    }
+    // The options any node may carry, as the README lists them (their values in parentheses left out).
+    let options = readme
+        .split_once("Any node may carry ")
+        .and_then(|(_, rest)| rest.split_once(". The "))
+        .map(|(list, _)| list.to_owned())
+        .expect("the README's list of node options");
+    let mut names = Vec::new();
+    let mut depth = 0;
+    for (i, piece) in options.split('`').enumerate() {
+        depth += piece.matches('(').count();
+        depth -= piece.matches(')').count().min(depth);
+        if i % 2 == 1 && depth == 0 {
+            names.push(piece.to_owned());
+        }
+    }
+    assert!(names.len() >= 9, "read too few options from the README: {names:?}");
+    for name in &names {
+        assert!(used(name), "no example uses the option `{name}`");
+    }
 }
 
 #[test]

@@ -211,6 +211,7 @@ async fn okta_provisions_probes_updates_deactivates_and_pushes_groups() {
 async fn signoff_audit_verifies(app: &TestApp) {
     let options = signoff::audit::verify::Options {
         key: None,
+        earlier_keys: Vec::new(),
         expect_head: None,
         current_catalog: Box::new(|| Err("no current catalog in this test".to_owned())),
     };

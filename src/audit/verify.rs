@@ -10,8 +10,9 @@
 //!    its hash must be the chain's at its row (else the chain was recomputed); the latest must not name a row
 //!    past the chain's end (else the tail was cut) and no row may come after it (else rows were appended,
 //!    because every commit writes one when signing is on); rows with no checkpoint at all were not signed.
-//!    Checkpoints under another key (before a rotation) are counted and reported as not checked; the latest
-//!    must be under the given key.
+//!    Checkpoints under another key (before a rotation) are checked with that key when it is given as an
+//!    earlier key (`--earlier-key`), else counted and reported as not checked; the latest must be under the
+//!    current key either way, so a retired (perhaps leaked) key cannot sign rows appended after the rotation.
 //! 3. **An expected head** (`--expect-head`, the line `signoff audit head` printed earlier and kept elsewhere):
 //!    a tail cut back to an earlier checkpoint, with the later checkpoints deleted too, leaves a chain that
 //!    checks 1 and 2 accept; only a head kept outside the database shows that the chain once went further.
@@ -56,6 +57,9 @@ const MAX_LISTED: usize = 50;
 pub struct Options {
     /// The public key checkpoints are signed with; `None`: signatures are not checked (and said so).
     pub key: Option<VerifyingKey>,
+    /// Keys the trail was signed with before a rotation: checkpoints under them are checked with them too. The
+    /// latest checkpoint must still be under [`key`](Self::key). Ignored without `key`.
+    pub earlier_keys: Vec<VerifyingKey>,
     /// A head kept outside the database, which the chain must contain.
     pub expect_head: Option<Checkpoint>,
     /// Loads the current config's catalog, called at most once and only if some row names no catalog
@@ -67,6 +71,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             key: None,
+            earlier_keys: Vec::new(),
             expect_head: None,
             current_catalog: Box::new(|| Err("no current directory and policies were given".to_owned())),
         }
@@ -146,7 +151,7 @@ impl Problems {
 pub struct CheckpointCounts {
     /// Checkpoints stored (within the chain and past its end).
     pub total: u64,
-    /// Signatures checked with the given key.
+    /// Signatures checked with the given key or an earlier key.
     pub checked: u64,
     /// Under another key id (before a rotation): hashes compared, signatures not checked.
     pub other_key: u64,
@@ -163,6 +168,8 @@ pub struct Report {
     pub rows: i64,
     /// The id of the key signatures were checked with, if any.
     pub key_id: Option<String>,
+    /// The ids of the earlier keys given, checked too (none without `key_id`).
+    pub earlier_key_ids: Vec<String>,
     /// Checkpoints.
     pub checkpoints: CheckpointCounts,
     /// Whether the expected head was found (and its signature checked, with a key).
@@ -205,9 +212,14 @@ impl Report {
         let c = &self.checkpoints;
         match &self.key_id {
             Some(id) => out.push(format!(
-                "checkpoints: {} signature{} checked with key {id}, {} under other keys not checked, {} in all",
+                "checkpoints: {} signature{} checked with key {id}{}, {} under other keys not checked, {} in all",
                 c.checked,
                 if c.checked == 1 { "" } else { "s" },
+                match self.earlier_key_ids.as_slice() {
+                    [] => String::new(),
+                    [one] => format!(" and earlier key {one}"),
+                    many => format!(" and earlier keys {}", many.join(", ")),
+                },
                 c.other_key,
                 c.total
             )),
@@ -276,6 +288,18 @@ pub async fn verify(store: &Store, options: Options) -> Result<Report, VerifyErr
     let started = Instant::now();
     let (chain_tx, replay_tx) = snapshot_pair(store).await?;
     let key = options.key;
+    // Earlier keys only beside a current one, each once, and never the current key again.
+    let current_id = key.as_ref().map(keys::key_id);
+    let mut earlier: Vec<VerifyingKey> = Vec::new();
+    if current_id.is_some() {
+        for k in options.earlier_keys {
+            let id = Some(keys::key_id(&k));
+            if id != current_id && !earlier.iter().any(|e| Some(keys::key_id(e)) == id) {
+                earlier.push(k);
+            }
+        }
+    }
+    let earlier_key_ids = earlier.iter().map(keys::key_id).collect();
 
     // The chain: a task reads pages and hashes each row as it reads it (so the rows are freed by the thread that
     // allocated them), a thread follows the links and the checkpoints, and another checks signatures.
@@ -283,7 +307,7 @@ pub async fn verify(store: &Store, options: Options) -> Result<Report, VerifyErr
     let reader = tokio::spawn(read_chain(chain_tx, pages));
     let expect = options.expect_head.clone();
     let walker = tokio::task::spawn_blocking(move || {
-        let result = walk_chain(chain_pages, key, expect);
+        let result = walk_chain(chain_pages, key, earlier, expect);
         (result, started.elapsed())
     });
     // The replay: a task reads a page of requests and replays it, while the chain runs beside it.
@@ -303,7 +327,8 @@ pub async fn verify(store: &Store, options: Options) -> Result<Report, VerifyErr
     problems.extend(replayed.problems);
     Ok(Report {
         rows: chain.rows,
-        key_id: key.as_ref().map(keys::key_id),
+        key_id: current_id,
+        earlier_key_ids,
         checkpoints: chain.checkpoints,
         expected_head: chain.expected_head,
         replay: replayed.counts,
@@ -540,12 +565,17 @@ struct ChainResult {
 fn walk_chain(
     mut pages: mpsc::Receiver<ChainPage>,
     key: Option<VerifyingKey>,
+    earlier: Vec<VerifyingKey>,
     expect: Option<Checkpoint>,
 ) -> ChainResult {
     let mut problems = Problems::default();
     let mut counts = CheckpointCounts::default();
     let key_id = key.as_ref().map(keys::key_id);
-    let mut signatures = key.map(SignatureChecker::start);
+    // Every key given (the current one first, then the earlier ones) by id, each with its own checker thread.
+    let given: Vec<(String, VerifyingKey)> = key.iter().chain(&earlier).map(|k| (keys::key_id(k), *k)).collect();
+    let key_for = |id: &str| given.iter().find(|(i, _)| i == id).map(|(_, k)| k);
+    let mut signatures: Vec<(String, SignatureChecker)> =
+        given.iter().map(|(id, k)| (id.clone(), SignatureChecker::start(*k))).collect();
     let mut expected_seq = 1_i64;
     let mut prev: [u8; 64] = hash64(GENESIS);
     let mut expected_hash_at_seq: Option<String> = None;
@@ -608,13 +638,13 @@ fn walk_chain(
                 Err(_) if broken => {}
                 Err(_) => problems.push(Place::Checkpoint(c.seq), "names a row the chain does not have"),
             }
-            match (signatures.as_mut(), &key_id) {
-                (Some(s), Some(id)) if &c.key_id == id => {
+            match signatures.iter_mut().find(|(id, _)| *id == c.key_id) {
+                Some((_, s)) => {
                     counts.checked += 1;
                     s.check(c);
                 }
-                (Some(_), _) => counts.other_key += 1,
-                (None, _) => counts.unchecked += 1,
+                None if given.is_empty() => counts.unchecked += 1,
+                None => counts.other_key += 1,
             }
         }
         if broken {
@@ -623,10 +653,10 @@ fn walk_chain(
     }
     drop(pages);
     let rows = expected_seq - 1;
-    if let Some(s) = signatures {
-        for (seq, why) in s.finish() {
-            problems.push(Place::Checkpoint(seq), why.to_string());
-        }
+    let mut bad: Vec<(i64, BadCheckpoint)> = signatures.into_iter().flat_map(|(_, s)| s.finish()).collect();
+    bad.sort_by_key(|(seq, _)| *seq);
+    for (seq, why) in bad {
+        problems.push(Place::Checkpoint(seq), why.to_string());
     }
     let mut expected_head = None;
     if let Some(((head_seq, head_hash), beyond, latest_beyond, latest)) = end.filter(|_| !broken) {
@@ -650,9 +680,7 @@ fn walk_chain(
                     if beyond == 1 { "" } else { "s" }
                 ),
             );
-            if let (Some(key), Some(id)) = (key.as_ref(), &key_id)
-                && &b.key_id == id
-            {
+            if let Some(key) = key_for(&b.key_id) {
                 counts.checked += 1;
                 if let Err(why) = b.verify(key) {
                     problems.push(Place::Checkpoint(b.seq), why.to_string());
@@ -716,7 +744,8 @@ fn walk_chain(
                 );
                 ok = false;
             }
-            if let Some(key) = &key
+            // A head kept before a rotation is signed by an earlier key; any other is checked with the current one.
+            if let Some(key) = key_for(&e.key_id).or(key.as_ref())
                 && let Err(why) = e.verify(key)
             {
                 problems.push(Place::ExpectedHead, why.to_string());

@@ -29,6 +29,11 @@ pub enum Command {
         /// `[audit] signing_key`. Without either, signatures are not checked (and the report says so).
         #[arg(long, value_name = "KEY")]
         public_key: Option<String>,
+        /// A public key the trail was signed with before a rotation (repeatable; same forms as `--public-key`):
+        /// checkpoints under it are checked too, instead of only counted. The latest checkpoint must still be
+        /// under the current key.
+        #[arg(long, value_name = "KEY")]
+        earlier_key: Vec<String>,
         /// A head printed earlier by `signoff audit head` and kept outside the database (a file with that JSON
         /// line): fails when the chain does not contain that row with that hash, or its signature does not
         /// verify. This is what catches a tail cut back to an earlier checkpoint.
@@ -48,8 +53,8 @@ pub enum Command {
 
 pub(super) fn run(cmd: &Command) -> ExitCode {
     match cmd {
-        Command::Verify { config, public_key, expect_head } => {
-            run_verify(config, public_key.as_deref(), expect_head.as_deref())
+        Command::Verify { config, public_key, earlier_key, expect_head } => {
+            run_verify(config, public_key.as_deref(), earlier_key, expect_head.as_deref())
         }
         Command::Head { config } => run_head(config),
         Command::Keygen => keygen(),
@@ -61,7 +66,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(1)
 }
 
-fn run_verify(arg: &ConfigArg, public_key: Option<&str>, expect_head: Option<&Path>) -> ExitCode {
+fn run_verify(arg: &ConfigArg, public_key: Option<&str>, earlier: &[String], expect_head: Option<&Path>) -> ExitCode {
     let config = match Config::load(arg.config.as_deref()) {
         Ok(c) => c,
         Err(d) => return super::report(d),
@@ -80,6 +85,16 @@ fn run_verify(arg: &ConfigArg, public_key: Option<&str>, expect_head: Option<&Pa
             None => None,
         },
     };
+    if key.is_none() && !earlier.is_empty() {
+        return fail("--earlier-key needs the current key too: pass --public-key or set [audit] signing_key");
+    }
+    let mut earlier_keys = Vec::with_capacity(earlier.len());
+    for given in earlier {
+        match read_public_key(given) {
+            Ok(k) => earlier_keys.push(k),
+            Err(e) => return fail(format!("--earlier-key: {e}")),
+        }
+    }
     let expect_head = match expect_head.map(read_head).transpose() {
         Ok(h) => h,
         Err(e) => return fail(e),
@@ -91,6 +106,7 @@ fn run_verify(arg: &ConfigArg, public_key: Option<&str>, expect_head: Option<&Pa
     let for_catalog = config.clone();
     let options = Options {
         key,
+        earlier_keys,
         expect_head,
         current_catalog: Box::new(move || Catalog::load(&for_catalog).map_err(|d| d.to_string())),
     };

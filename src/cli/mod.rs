@@ -5,6 +5,7 @@
 
 mod audit;
 mod check;
+mod completions;
 mod discord;
 mod migrate;
 mod pid_file;
@@ -53,6 +54,8 @@ pub enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(token::Command),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
+    Completions(completions::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -67,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Audit(cmd) => audit::run(&cmd),
         Command::Discord(cmd) => discord::run(&cmd),
         Command::Token(cmd) => token::run(&cmd),
+        Command::Completions(args) => completions::run(&args),
     }
 }
 

@@ -9,6 +9,18 @@
 //! YAML follows the 1.2 core schema (no `yes`/`no` booleans, no timestamps); JSON may contain comments and
 //! trailing commas. Both give the same tree for the same data, so the rest of `signoff` does not care which
 //! one a file is written in.
+//!
+//! **Why not a spanned deserializer from crates.io** (compared in BENCHMARKS.md, "Spanned YAML"). serde-saphyr 2.2, a
+//! maintained serde deserializer for YAML (on its own parser, granit-parser), has a `Spanned<T>` and reports the same
+//! `line:col` as this module for every `manager` value of the example people and for an unknown key, a wrong type and a
+//! duplicate key, but not for every error: a missing key is reported at the map's last line, where we point at its
+//! first key. It still does not do the job: the policy parser (`crate::policy::parse`) and the catalog's checks walk
+//! the [`Node`] tree itself (one-key expression maps, leftover keys, `file:line:col` of any node found wrong after
+//! deserialization), [`Node::pos_at`] points at a character inside a quoted `rule_v2` string, which a value's start
+//! position cannot, and JSON files would still need this tree. By default it also reads YAML 1.1 booleans (`active: no`
+//! is accepted; `strict_booleans` turns that off), and it was slower: 2.3 to 2.5 times our time to parse and
+//! deserialize `examples/directory/people.yaml`, 1.8 to 2.0 times on 1,400 people (`benches/compare/spanned-yaml`,
+//! three runs).
 
 mod de;
 mod json;
