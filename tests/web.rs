@@ -434,3 +434,44 @@ async fn a_step_up_step_needs_a_fresh_sign_in_with_a_second_factor() {
     assert_eq!(view["items"][0]["decisions"][0]["channel"], "web");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn with_a_public_url_every_prompt_and_notice_links_to_the_request_page() {
+    use signoff::chat::memory::Call;
+    let mut app = spawn_app(
+        AppOptions::new()
+            .policies(STEP_UP)
+            .resource("vault", "SENSITIVE")
+            .config(|c| c.server.public_url = Some("https://signoff.example.com".to_owned())),
+    )
+    .await;
+    let id = app.create_ok(json!({"requester": ANA, "resource": "salesforce", "role": "basic_user"})).await;
+    let id = id["id"].as_str().unwrap().to_owned();
+    let vault = app.create_ok(json!({"requester": ANA, "resource": "vault"})).await;
+    let vault = vault["id"].as_str().unwrap().to_owned();
+    app.decide_ok(&id, RAJ, "approve").await;
+    let link = |r: &str| Some(format!("https://signoff.example.com/requests/{r}"));
+    app.wait_for("the prompts, the closing and the outcome notice", async |app: &TestApp| {
+        let calls = app.chat().calls();
+        let prompts = calls.iter().filter(|c| matches!(c, Call::Prompt(..))).count();
+        let closes = calls.iter().filter(|c| matches!(c, Call::Close(..))).count();
+        let notices = calls.iter().filter(|c| matches!(c, Call::Notify(..))).count();
+        prompts >= 2 && closes >= 1 && notices >= 1
+    })
+    .await;
+    for call in app.chat().calls() {
+        match call {
+            Call::Prompt(_, p) if p.resource == "vault" => {
+                assert_eq!(p.link, link(&vault));
+                assert!(p.step_up, "the vault's step is step_up: {p:?}");
+            }
+            Call::Prompt(_, p) => {
+                assert_eq!(p.link, link(&id));
+                assert!(!p.step_up);
+            }
+            Call::Close(_, c) => assert_eq!(c.link, link(&id)),
+            Call::Notify(_, n) => assert_eq!(n.link, link(&id), "{n:?}"),
+        }
+    }
+    app.stop().await;
+}

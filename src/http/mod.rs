@@ -111,7 +111,7 @@ pub fn router(state: AppState) -> Router {
         // After routing, so the latency histogram is labelled with the route template, not the raw path.
         .route_layer(middleware::from_fn(track))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY));
-    let web = crate::web::router(&state).route_layer(middleware::from_fn(track));
+    let web = crate::web::router(&state);
     Router::new()
         .merge(rest)
         .merge(web)
@@ -177,7 +177,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
 }
 
 /// Records each request's latency by route and status.
-async fn track(req: Request, next: Next) -> Response {
+pub(crate) async fn track(req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().to_string();
     let started = Instant::now();

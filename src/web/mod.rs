@@ -86,7 +86,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
     if state.web.is_none() {
         return Router::new();
     }
-    pages::router().layer(middleware::from_fn(security_headers))
+    pages::router()
+        // After routing, like the API's, so the latency histogram is labelled with the route template.
+        .route_layer(middleware::from_fn(crate::http::track))
+        .layer(middleware::from_fn(security_headers))
 }
 
 /// The headers every page carries: the CSP, no framing, no sniffing, no caching of personal pages, and no
