@@ -1,5 +1,6 @@
 //! How fast the web pages answer at the sizes issue 12 names (DESIGN 7.6): `/inbox` for an approver with 1,000
-//! pending prompts, and `/requests/{id}` with its approval picture for a quorum asked of a 1,000-member group.
+//! pending prompts, `/requests/{id}` with its approval picture for a quorum asked of a 1,000-member group, and the
+//! request form's search in a catalog of 10,000 resources.
 //!
 //! signoff runs in this process on a SQLite file in a temporary folder, with the directory and policies written
 //! there; the requests are created through the runtime, a `dev_login` session signs in over HTTP, and each page is
@@ -18,6 +19,8 @@ use signoff::runtime::{NewRequest, Tuning};
 
 /// Members of the big group, and pending prompts in the approver's inbox.
 const SIZE: usize = 1_000;
+/// Resources in the catalog the request form searches.
+const RESOURCES: usize = 10_000;
 const APPROVER: &str = "approver@web.test";
 const REQUESTER: &str = "requester@web.test";
 
@@ -40,6 +43,10 @@ fn directory() -> String {
         "resources:\n  - id: inbox-app\n    kind: app\n    name: Inbox app\n    workflow: ONE\n  - id: quorum-app\n    \
          kind: app\n    name: Quorum app\n    workflow: QUORUM\n",
     );
+    // A catalog of thousands, for the request form's search.
+    for i in 0..RESOURCES {
+        let _ = writeln!(y, "  - id: res-{i:05}\n    kind: app\n    name: Tool {i:05} of team {}\n    workflow: ONE", i % 97);
+    }
     y
 }
 
@@ -180,6 +187,9 @@ async fn run(n: usize) {
     measure(&client, &format!("{base}/inbox"), n, "/inbox, 1,000 pending prompts (first page of 50)").await;
     measure(&client, &format!("{base}/requests/{}", quorum.id), n, "/requests/{id}, 1,000-member group quorum")
         .await;
+
+    measure(&client, &format!("{base}/requests/new?q=team+42"), n, "/requests/new?q=..., 10,000 resources").await;
+    measure(&client, &format!("{base}/requests/new"), n, "/requests/new (first 50 of 10,000 resources)").await;
 
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
