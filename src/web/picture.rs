@@ -64,7 +64,7 @@ use crate::time::Timestamp;
 
 /// Width of the picture in user units. Narrow on purpose: on a phone the picture is scaled down to the
 /// screen's width, and a narrow drawing keeps the text large.
-const WIDTH: f64 = 520.0;
+const WIDTH: f64 = 480.0;
 /// Margin around everything.
 const MARGIN: f64 = 8.0;
 /// Inset of a nested frame from its parent, on each side.
@@ -856,7 +856,8 @@ fn plan_frame(n: &PlanNode, prefix: String, mut lines: Vec<Line>) -> Frame {
         );
     }
     frame.lines.extend(n.notes.iter().map(|t| note(t.clone())));
-    let shown = if n.asks.len() <= SHOW_ALL { n.asks.len() } else { MAX_ROWS.min(SHOW_ALL) };
+    // A plan has no answers yet: the first few people, then a count.
+    let shown = n.asks.len().min(SHOW_ALL);
     for p in &n.asks[..shown] {
         frame.rows.push(Row { mark: Mark::Planned, name: Some(p.name.clone()), text: "would be asked".to_owned() });
     }
@@ -1335,7 +1336,7 @@ fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -1384,7 +1385,7 @@ mod tests {
         assert_eq!(root.tag_name().namespace(), Some("http://www.w3.org/2000/svg"));
         assert_eq!(root.attribute("role"), Some("img"));
         assert_eq!(root.attribute("width"), Some("100%"));
-        assert!(root.attribute("viewBox").is_some_and(|v| v.starts_with("0 0 520 ")));
+        assert!(root.attribute("viewBox").is_some_and(|v| v.starts_with(&format!("0 0 {WIDTH} "))));
         let ids: Vec<&str> = root.attribute("aria-labelledby").expect("aria-labelledby").split(' ').collect();
         assert_eq!(ids.len(), 2);
         for (id, tag) in ids.iter().zip(["title", "desc"]) {
