@@ -846,6 +846,7 @@ fn plan_frame(n: &PlanNode, prefix: String, mut lines: Vec<Line>) -> Frame {
         Frame { heading, look, badge: badge.to_owned(), lines, rows: Vec::new(), children: Vec::new(), sequence };
     if let Some(r) = n.required
         && n.result == "asks"
+        && !(r == 1 && n.asks.len() == 1)
     {
         frame.lines.insert(
             0,
@@ -874,7 +875,14 @@ fn plan_frame(n: &PlanNode, prefix: String, mut lines: Vec<Line>) -> Frame {
             Some(s) => format!("Step {s} of {steps}: "),
             None => String::new(),
         };
-        frame.children.push(plan_frame(c, prefix, Vec::new()));
+        let child = plan_frame(c, prefix, Vec::new());
+        match n.expression.as_str() {
+            "parallel_expression" => match inline(child) {
+                Ok(row) => frame.rows.push(row),
+                Err(child) => frame.children.push(child),
+            },
+            _ => frame.children.push(child),
+        }
     }
     frame
 }
