@@ -1644,6 +1644,23 @@ mod tests {
         assert_eq!(row_of(&rows(&svg), "Mo Manager").1, "pending");
     }
 
+    #[test]
+    fn a_step_rejected_on_timeout_shows_who_timed_out() {
+        let wf = "user_list_expression:\n  users: [user1@company.com, user2@company.com]\n  number_required: 2\n  timeout: 2d\n  on_timeout: reject";
+        let mut r = Run::start(catalog(wf, ""), JOHN, JOHN, "app", None);
+        let svg = draw(&r, at("1h"));
+        assert!(has_text(&svg, "due 2026-11-25 09:00 UTC (in 1d 23h), then denied"), "{:#?}", texts(&svg));
+        approve(&mut r, "user1@company.com", "2h");
+        r.fire_until(at("48h"));
+        assert_eq!(r.status(), ItemStatus::Denied);
+        let svg = draw(&r, at("49h"));
+        let rows = rows(&svg);
+        let u2 = row_of(&rows, "User Two");
+        assert_eq!((u2.1.as_str(), u2.2.as_str()), ("timed-out", "timed out after 2d"));
+        assert_eq!(row_of(&rows, "User One").1, "approved");
+        assert!(has_text(&svg, "denied: no decision within 2d"), "{:#?}", texts(&svg));
+    }
+
     /// The test company plus 1,000 members in one group.
     fn big_catalog(workflow: &str) -> crate::catalog::Catalog {
         let mut users = String::new();
