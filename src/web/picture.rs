@@ -45,7 +45,7 @@
 //! | `sp-arrow` | the arrow between two steps of a sequence |
 //! | `sp-person` | a person's row (a `<g>`) |
 //! | `sp-mark` + `sp-mark-{mark}` | the mark before a person (decorative, `aria-hidden`) |
-//! | `sp-name`, `sp-state` | a person's name and their state in words |
+//! | `sp-name`, `sp-state` + `sp-state-{mark}` | a person's name, and their state in words |
 //! | `sp-more` | a line counting people not shown one by one |
 //!
 //! `{state}` is one of `approved`, `denied`, `waiting`, `expired`, `closed`, `not-started`, `planned`;
@@ -1085,7 +1085,7 @@ fn draw_row(r: &Row, x: f64, mut y: f64, room: f64, out: &mut String) -> f64 {
                     after,
                     y,
                     SMALL,
-                    &format!("sp-state sp-mark-{}", r.mark.class()),
+                    &format!("sp-state sp-state-{}", r.mark.class()),
                     colour,
                     false,
                     &r.text,
@@ -1095,7 +1095,7 @@ fn draw_row(r: &Row, x: f64, mut y: f64, room: f64, out: &mut String) -> f64 {
                 let (lines, cut) = wrap(&r.text, avail, SMALL, MAX_WRAP);
                 for line in &lines {
                     y += SMALL_LINE;
-                    let class = format!("sp-state sp-mark-{}", r.mark.class());
+                    let class = format!("sp-state sp-state-{}", r.mark.class());
                     text_titled(out, tx, y, SMALL, &class, colour, false, line, cut.then_some(r.text.as_str()));
                 }
             }
