@@ -19,6 +19,7 @@
 //! - [`chat`]: adapters in use, recipients, and effects in words.
 //! - [`runtime`]: the engine made durable: group commit, outbox, timers.
 //! - [`http`]: the HTTP API (axum).
+//! - [`web`]: the web pages; [`web::picture`] draws an item's approval path as SVG.
 //! - [`app`]: the composition root shared by `signoff serve` and the tests.
 //! - [`cli`]: the `signoff` command line.
 

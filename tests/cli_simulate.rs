@@ -406,3 +406,53 @@ fn a_requester_may_be_named_by_email_in_any_case() {
     let out = plan(&["--requester", "ANA@example.com", "--resource", "salesforce", "--role", "admin"]);
     assert_eq!(out, SALESFORCE_ADMIN_FOR_ANA);
 }
+
+#[test]
+fn svg_draws_the_same_plan_as_a_picture_and_still_prints_the_text() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("plan.svg");
+    let file_arg = file.to_str().expect("a UTF-8 path");
+    let out =
+        plan(&["--requester", "ana@example.com", "--resource", "salesforce", "--role", "admin", "--svg", file_arg]);
+    assert_eq!(out, SALESFORCE_ADMIN_FOR_ANA, "the text plan is printed as without --svg");
+    let svg = std::fs::read_to_string(&file).expect("the picture was written");
+    let doc = roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("not well-formed: {e}\n{svg}"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert_eq!(root.attribute("role"), Some("img"));
+    assert!(!svg.contains("style") && !svg.contains("<script"), "{svg}");
+    let texts: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.children().filter(|c| c.is_text()).filter_map(|c| c.text()).collect())
+        .collect();
+    for expected in [
+        "Plan: salesforce, role admin for Ana Diaz",
+        "Step 1 of 2: admins of Salesforce",
+        "workflow APP_ADMIN",
+        "needs 1 of 2",
+        "Kim Novak",
+        "Max Müller",
+        "Step 2 of 2: manager of Ana Diaz",
+        "Raj Patel",
+        "would be asked",
+        "would wait for approvers: 3 asked at some step",
+    ] {
+        assert!(texts.iter().any(|t| t == expected), "{expected:?} not in {texts:#?}");
+    }
+    let desc = doc.descendants().find(|n| n.has_tag_name("desc")).and_then(|n| n.text()).expect("a description");
+    assert!(desc.contains("Raj Patel: would be asked"), "{desc}");
+}
+
+#[test]
+fn an_svg_file_that_cannot_be_written_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("no-such-folder").join("plan.svg");
+    let file_arg = file.to_str().expect("a UTF-8 path");
+    let run = simulate(&["--requester", "ana@example.com", "--resource", "salesforce", "--svg", file_arg]);
+    assert_eq!(run.code, Some(1), "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout, "", "no plan is printed when its picture could not be written");
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].starts_with(&format!("error: cannot write the picture to `{file_arg}`: ")), "{}", lines[0]);
+}

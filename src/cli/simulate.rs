@@ -1,7 +1,8 @@
 //! `signoff simulate`: shows the plan for a request (who is asked at each step, what built-ins expand to,
-//! where fallbacks and self-approval rules apply) without sending anything.
+//! where fallbacks and self-approval rules apply) without sending anything; `--svg FILE` also draws it.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{ConfigArg, load_catalog};
@@ -39,6 +40,10 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Also draw the plan as an SVG picture into FILE: the picture the request page draws, before anyone
+    /// is asked (several items are drawn one after another).
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
 }
 
 pub(super) fn run(args: &Args) -> ExitCode {
@@ -75,6 +80,14 @@ pub(super) fn run(args: &Args) -> ExitCode {
                 return ExitCode::from(1);
             }
         }
+    }
+    // Written before the plan is printed, so that a FILE that cannot be written fails the command with
+    // nothing on stdout: a script reading the plan never gets one whose picture is missing.
+    if let Some(path) = &args.svg
+        && let Err(e) = std::fs::write(path, crate::web::picture::plans_svg(&views))
+    {
+        eprintln!("error: cannot write the picture to `{}`: {e}", path.display());
+        return ExitCode::from(1);
     }
     let text = if args.json {
         let value = if views.len() == 1 { serde_json::to_value(&views[0]) } else { serde_json::to_value(&views) };

@@ -169,4 +169,4 @@ fn compact(effects: Vec<Effect>) -> Vec<Effect> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

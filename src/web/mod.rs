@@ -10,9 +10,11 @@
 //! - [`session`]: the signed session cookie and the encrypted sign-in flow cookie.
 //! - [`oidc`]: OpenID Connect sign-in (authorization code with PKCE, state and nonce).
 //! - [`pages`]: the handlers and their templates.
+//! - [`picture`]: the approval path as an SVG picture, for `/requests/{id}` and `signoff simulate --svg`.
 
 pub mod oidc;
 pub mod pages;
+pub mod picture;
 pub mod session;
 
 use std::sync::Arc;

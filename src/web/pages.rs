@@ -472,7 +472,7 @@ async fn request_page(
         .items
         .iter()
         .zip(items.iter())
-        .map(|(v, _item)| ItemSection {
+        .map(|(v, item)| ItemSection {
             title: {
                 let resource = cat.directory.resource(&v.resource).map_or(v.resource.as_str(), |x| x.name.as_str());
                 match v.role.as_deref() {
@@ -483,7 +483,8 @@ async fn request_page(
             state: v.state.as_str(),
             reason: v.reason.clone(),
             workflow: v.workflow.clone(),
-            picture: String::new(),
+            // Escapes every name and label itself; no style attribute or script, so the page's CSP holds.
+            picture: super::picture::item_svg(item, &names, now),
             prompts: v
                 .prompts
                 .iter()

@@ -20,7 +20,7 @@ use crate::source::{self, Format};
 use crate::time::{Duration, Timestamp};
 
 /// The test company: a CEO, three VPs, managers, engineers, an 8-person security team, IT admins.
-pub(super) const DIRECTORY: &str = r#"
+pub(crate) const DIRECTORY: &str = r#"
 source: okta
 users:
   - { id: ceo@company.com, name: Cleo CEO, grade: 12, work_status: FULL_TIME }
@@ -101,12 +101,12 @@ resources:
 "#;
 
 /// The fixed instant every test starts at.
-pub(super) fn t0() -> Timestamp {
+pub(crate) fn t0() -> Timestamp {
     "2026-11-23T09:00:00Z".parse().expect("valid instant")
 }
 
 /// `t0` plus a duration written like `48h`.
-pub(super) fn at(d: &str) -> Timestamp {
+pub(crate) fn at(d: &str) -> Timestamp {
     Duration::parse(d).expect("valid duration").after(t0())
 }
 
@@ -116,16 +116,16 @@ fn doc(name: &str, text: &str, format: Format) -> source::Document {
 
 /// A catalog over [`DIRECTORY`] whose workflow `TEST` is `test_workflow` (JSON or YAML), with the other
 /// named workflows of `more` (a YAML `workflows:` map body, may be empty).
-pub(super) fn catalog(test_workflow: &str, more: &str) -> Catalog {
+pub(crate) fn catalog(test_workflow: &str, more: &str) -> Catalog {
     try_catalog(test_workflow, more).unwrap_or_else(|d| panic!("{d}"))
 }
 
-pub(super) fn try_catalog(test_workflow: &str, more: &str) -> Result<Catalog, Diagnostics> {
+pub(crate) fn try_catalog(test_workflow: &str, more: &str) -> Result<Catalog, Diagnostics> {
     try_catalog_over(DIRECTORY, test_workflow, more)
 }
 
 /// As [`catalog`], over another directory text (the test company changed).
-pub(super) fn catalog_over(directory_text: &str, test_workflow: &str) -> Catalog {
+pub(crate) fn catalog_over(directory_text: &str, test_workflow: &str) -> Catalog {
     try_catalog_over(directory_text, test_workflow, "").unwrap_or_else(|d| panic!("{d}"))
 }
 
@@ -151,20 +151,20 @@ fn try_catalog_over(directory_text: &str, test_workflow: &str, more: &str) -> Re
 }
 
 /// One item's life, driven step by step.
-pub(super) struct Run {
-    pub(super) cat: Catalog,
-    pub(super) item: Item,
+pub(crate) struct Run {
+    pub(crate) cat: Catalog,
+    pub(crate) item: Item,
     /// Every effect so far, in order.
-    pub(super) log: Vec<Effect>,
+    pub(crate) log: Vec<Effect>,
     /// Every event accepted so far (for replay).
-    pub(super) events: Vec<Event>,
+    pub(crate) events: Vec<Event>,
     /// Effects of the last step.
-    pub(super) last: Vec<Effect>,
+    pub(crate) last: Vec<Effect>,
 }
 
 impl Run {
     /// Starts an item of `app` (or another resource) for `beneficiary`, asked by `requester`.
-    pub(super) fn start(cat: Catalog, requester: &str, beneficiary: &str, resource: &str, role: Option<&str>) -> Run {
+    pub(crate) fn start(cat: Catalog, requester: &str, beneficiary: &str, resource: &str, role: Option<&str>) -> Run {
         Run::start_spec(
             cat,
             ItemSpec {
@@ -181,13 +181,13 @@ impl Run {
         )
     }
 
-    pub(super) fn start_spec(cat: Catalog, spec: ItemSpec) -> Run {
+    pub(crate) fn start_spec(cat: Catalog, spec: ItemSpec) -> Run {
         let started = start(&cat, spec, t0()).unwrap_or_else(|e| panic!("{e}"));
         Run { cat, item: started.item, log: started.effects.clone(), events: vec![], last: started.effects }
     }
 
     /// Applies an event; on success records it.
-    pub(super) fn try_apply(&mut self, event: Event) -> Result<Vec<Effect>, Refusal> {
+    pub(crate) fn try_apply(&mut self, event: Event) -> Result<Vec<Effect>, Refusal> {
         let (item, effects) = apply(&self.cat, &self.item, &event)?;
         self.item = item;
         self.events.push(event);
@@ -197,7 +197,7 @@ impl Run {
     }
 
     /// `who` answers their pending prompt at `when`.
-    pub(super) fn try_decide_at(
+    pub(crate) fn try_decide_at(
         &mut self,
         who: &str,
         decision: Decision,
@@ -212,18 +212,18 @@ impl Run {
         self.try_apply(Event::Decide { prompt, by: who.to_owned(), decision, channel: "api".to_owned(), at: when })
     }
 
-    pub(super) fn approve(&mut self, who: &str) -> Vec<Effect> {
+    pub(crate) fn approve(&mut self, who: &str) -> Vec<Effect> {
         self.try_decide_at(who, Decision::Approve { duration: None, comment: None }, at("1h"))
             .unwrap_or_else(|r| panic!("{who} could not approve: {r}"))
     }
 
-    pub(super) fn deny(&mut self, who: &str) -> Vec<Effect> {
+    pub(crate) fn deny(&mut self, who: &str) -> Vec<Effect> {
         self.try_decide_at(who, Decision::Deny { comment: Some("not needed".to_owned()) }, at("1h"))
             .unwrap_or_else(|r| panic!("{who} could not deny: {r}"))
     }
 
     /// Fires every active timer due at or before `until`, earliest first, each at its due time.
-    pub(super) fn fire_until(&mut self, until: Timestamp) {
+    pub(crate) fn fire_until(&mut self, until: Timestamp) {
         loop {
             let next = self.item.active_timers().filter(|t| t.due <= until).min_by_key(|t| (t.due, t.id)).cloned();
             let Some(t) = next else { break };
@@ -232,18 +232,18 @@ impl Run {
     }
 
     /// Who has a pending prompt, sorted.
-    pub(super) fn pending(&self) -> Vec<String> {
+    pub(crate) fn pending(&self) -> Vec<String> {
         let mut v: Vec<String> = self.item.pending_prompts().map(|p| p.approver.clone()).collect();
         v.sort();
         v
     }
 
-    pub(super) fn status(&self) -> ItemStatus {
+    pub(crate) fn status(&self) -> ItemStatus {
         self.item.status
     }
 
     /// Approvers who received a prompt in the last step, sorted.
-    pub(super) fn newly_asked(&self) -> Vec<String> {
+    pub(crate) fn newly_asked(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .last
             .iter()
@@ -257,7 +257,7 @@ impl Run {
     }
 
     /// Approvers whose prompt was dismissed in the last step, sorted.
-    pub(super) fn dismissed(&self) -> Vec<String> {
+    pub(crate) fn dismissed(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .last
             .iter()
@@ -271,7 +271,7 @@ impl Run {
     }
 
     /// Notices sent to `who` over the whole run.
-    pub(super) fn notices_to(&self, who: &str) -> Vec<&Notice> {
+    pub(crate) fn notices_to(&self, who: &str) -> Vec<&Notice> {
         self.log
             .iter()
             .filter_map(|e| match e {
@@ -281,13 +281,13 @@ impl Run {
             .collect()
     }
 
-    pub(super) fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         self.item.outcome.as_ref().map(|o| o.reason.clone()).unwrap_or_default()
     }
 }
 
 /// Sorted owned strings, for comparing approver lists.
-pub(super) fn people(v: &[&str]) -> Vec<String> {
+pub(crate) fn people(v: &[&str]) -> Vec<String> {
     let mut out: Vec<String> = v.iter().map(|s| (*s).to_owned()).collect();
     out.sort();
     out
