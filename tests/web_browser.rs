@@ -239,6 +239,8 @@ async fn ask_hand_off_approve_and_deny_in_a_browser() {
     for who in ["Raj Patel", "Vera Stone", "Sam Reed", "Lee Wong", "Kim Lee", "Cleo Park"] {
         assert!(page.contains(who), "{who} missing from the request page:\n{page}");
     }
+    // The whole picture in one screenshot: a window as tall as the page.
+    b.client.set_window_size(1200, 1250).await.unwrap();
     b.screenshot("web-request.png").await;
     b.close().await;
     app.stop().await;
