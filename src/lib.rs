@@ -40,5 +40,6 @@ pub mod runtime;
 pub mod scim;
 pub mod source;
 pub mod store;
+pub mod telemetry;
 pub mod time;
 pub mod webhook;
