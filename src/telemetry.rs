@@ -96,6 +96,8 @@ impl Telemetry {
             .with_tracer(tracer)
             .with_threads(false)
             .with_location(false)
+            // No busy/idle counters: a commit span is never entered (it spans the group commit), so they would say 0.
+            .with_tracked_inactivity(false)
             .with_filter(filter)
             .boxed();
         EXPORTING.store(true, Ordering::Relaxed);
