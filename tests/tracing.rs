@@ -47,15 +47,14 @@ impl Serve {
 
 /// Starts `signoff serve` on `127.0.0.1:0` chatting with `fake` and exporting to `otlp`; returns it and its base URL
 /// (read from its JSON "signoff is ready" line).
-async fn serve(dir: &Path, fake: &FakeSlack, otlp: &OtlpReceiver) -> (Serve, String) {
+async fn serve(dir: &Path, database_url: &str, fake: &FakeSlack, otlp: &OtlpReceiver) -> (Serve, String) {
     std::fs::write(dir.join("directory.yaml"), default_directory()).unwrap();
     std::fs::write(dir.join("policies.yaml"), DEFAULT_POLICIES).unwrap();
     let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"sqlite://{db}\"\n[directory]\npath = \"{dir}/directory.yaml\"\n\
+        "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{database_url}\"\n[directory]\npath = \"{dir}/directory.yaml\"\n\
          [policies]\npath = \"{dir}/policies.yaml\"\n[api]\ntokens = [\"{API_TOKEN}\"]\n\
          [telemetry]\notlp_endpoint = \"{otlp}\"\nservice_name = \"signoff-trace-test\"\n\
          [slack]\nsigning_secret = \"{secret}\"\nbot_token = \"{bot}\"\napi_url = \"{api}\"\nteam_id = \"{team}\"\n",
-        db = dir.join("signoff.db").display(),
         dir = dir.display(),
         otlp = otlp.endpoint(),
         secret = fake_slack::SIGNING_SECRET,
@@ -109,89 +108,95 @@ fn children<'a>(spans: &'a [ReceivedSpan], parent: &ReceivedSpan, name: &str) ->
 
 #[tokio::test]
 async fn a_click_is_one_trace_from_the_http_request_through_the_commit_to_the_chat_call() {
-    bounded(async {
-        // Arrange
-        let dir = tempfile::tempdir().unwrap();
-        let fake = FakeSlack::start().await;
-        let otlp = OtlpReceiver::start().await;
-        let (mut serve, base) = serve(dir.path(), &fake, &otlp).await;
-        let api = ApiClient::new(base, API_TOKEN);
-        let created = api.create_ok(json!({ "requester": ANA, "resource": "salesforce" })).await;
-        let id = created["id"].as_str().expect("an id").to_owned();
-        let raj = slack_id(RAJ);
-        let prompt = fake.wait_for_prompts(&[&raj]).await.remove(0);
-        let read = api.call("GET", &format!("/api/v1/requests/{id}?verbose=1"), None, Some(API_TOKEN), None).await;
-        assert_eq!(read.status, 200, "{}", read.text);
+    for db in test_databases() {
+        let mut database = db.create().await;
+        bounded(click_is_one_trace(&database.url)).await;
+        database.drop_database().await;
+    }
+}
 
-        // Act: Raj approves on Slack; the click carries its own request id.
-        let (block_id, button) = prompt.button("approve");
-        let payload = fake_slack::click_payload(&raj, &prompt, &block_id, &button, &fake.response_url());
-        let body = fake_slack::form_payload(&payload);
-        let ts = fake_slack::now_unix();
-        let headers = [
-            ("content-type", "application/x-www-form-urlencoded".to_owned()),
-            ("x-slack-request-timestamp", ts.to_string()),
-            ("x-slack-signature", fake_slack::sign(fake_slack::SIGNING_SECRET, ts, body.as_bytes())),
-            ("x-request-id", "click-0001.trace".to_owned()),
-        ];
-        let click = api.post_with_headers("/slack/interactions", body.as_bytes(), &headers).await;
-        assert_eq!(click.status, 200, "{}", click.text);
-        assert_eq!(click.headers["x-request-id"], "click-0001.trace", "a sane request id is echoed");
-        let closed = fake.wait_for_closed(&raj).await;
-        assert!(closed.all_text().contains("You approved this"), "{}", closed.all_text());
-        let code = serve.stop().await;
+/// The scenario of the test above, on the database at `database_url`.
+async fn click_is_one_trace(database_url: &str) {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeSlack::start().await;
+    let otlp = OtlpReceiver::start().await;
+    let (mut serve, base) = serve(dir.path(), database_url, &fake, &otlp).await;
+    let api = ApiClient::new(base, API_TOKEN);
+    let created = api.create_ok(json!({ "requester": ANA, "resource": "salesforce" })).await;
+    let id = created["id"].as_str().expect("an id").to_owned();
+    let raj = slack_id(RAJ);
+    let prompt = fake.wait_for_prompts(&[&raj]).await.remove(0);
+    let read = api.call("GET", &format!("/api/v1/requests/{id}?verbose=1"), None, Some(API_TOKEN), None).await;
+    assert_eq!(read.status, 200, "{}", read.text);
 
-        // Assert: the last spans were flushed at shutdown.
-        assert_eq!(code, Some(0), "SIGTERM drains and exits 0");
-        let spans = otlp.spans();
-        assert!(otlp.requests() >= 1 && !spans.is_empty(), "traces were exported");
-        assert!(spans.iter().all(|s| s.service == "signoff-trace-test"), "{spans:#?}");
+    // Act: Raj approves on Slack; the click carries its own request id.
+    let (block_id, button) = prompt.button("approve");
+    let payload = fake_slack::click_payload(&raj, &prompt, &block_id, &button, &fake.response_url());
+    let body = fake_slack::form_payload(&payload);
+    let ts = fake_slack::now_unix();
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded".to_owned()),
+        ("x-slack-request-timestamp", ts.to_string()),
+        ("x-slack-signature", fake_slack::sign(fake_slack::SIGNING_SECRET, ts, body.as_bytes())),
+        ("x-request-id", "click-0001.trace".to_owned()),
+    ];
+    let click = api.post_with_headers("/slack/interactions", body.as_bytes(), &headers).await;
+    assert_eq!(click.status, 200, "{}", click.text);
+    assert_eq!(click.headers["x-request-id"], "click-0001.trace", "a sane request id is echoed");
+    let closed = fake.wait_for_closed(&raj).await;
+    assert!(closed.all_text().contains("You approved this"), "{}", closed.all_text());
+    let code = serve.stop().await;
 
-        // The click: its span, the commit it caused, and the chat.update that closed the clicked prompt.
-        let http = find(&spans, "http request", "request_id", "click-0001.trace");
-        assert_eq!(http.attr("http.route"), Some("/slack/interactions"), "{http:#?}");
-        assert_eq!(http.attr("http.request.method"), Some("POST"), "{http:#?}");
-        assert_eq!(http.attr("http.response.status_code"), Some("200"), "{http:#?}");
-        assert!(http.attr("latency_ms").and_then(|l| l.parse::<f64>().ok()).is_some_and(|l| l > 0.0), "{http:#?}");
-        let commits = children(&spans, http, "commit");
-        assert_eq!(commits.len(), 1, "one commit under the click: {spans:#?}");
-        let commit = commits[0];
-        assert_eq!(commit.attr("work"), Some("answer"), "{commit:#?}");
-        let calls = children(&spans, commit, "chat call");
-        let close = calls
-            .iter()
-            .find(|c| c.attr("outbox.kind") == Some("prompt.close") && c.attr("outcome") == Some("done"))
-            .unwrap_or_else(|| panic!("the clicked prompt's closing is a chat call under the commit: {spans:#?}"));
-        assert_eq!(close.attr("chat.platform"), Some("slack"), "{close:#?}");
+    // Assert: the last spans were flushed at shutdown.
+    assert_eq!(code, Some(0), "SIGTERM drains and exits 0");
+    let spans = otlp.spans();
+    assert!(otlp.requests() >= 1 && !spans.is_empty(), "traces were exported");
+    assert!(spans.iter().all(|s| s.service == "signoff-trace-test"), "{spans:#?}");
 
-        // The API request: a fresh request id, echoed; the route template; the prompt sent under its commit.
-        let create = spans
-            .iter()
-            .find(|s| s.name == "http request" && s.attr("http.route") == Some("/api/v1/requests"))
-            .unwrap_or_else(|| panic!("the create's span: {spans:#?}"));
-        assert_eq!(create.attr("http.response.status_code"), Some("201"), "{create:#?}");
-        assert_eq!(create.attr("request_id").map(str::len), Some(26), "a ULID: {create:#?}");
-        let create_commit = children(&spans, create, "commit");
-        assert_eq!(create_commit.len(), 1, "{spans:#?}");
-        assert_eq!(create_commit[0].attr("work"), Some("create"));
-        let sends = children(&spans, create_commit[0], "chat call");
-        assert!(sends.iter().any(|c| c.attr("outbox.kind") == Some("prompt.send")), "{spans:#?}");
-        assert_ne!(create.trace_id, http.trace_id, "the click is a trace of its own");
+    // The click: its span, the commit it caused, and the chat.update that closed the clicked prompt.
+    let http = find(&spans, "http request", "request_id", "click-0001.trace");
+    assert_eq!(http.attr("http.route"), Some("/slack/interactions"), "{http:#?}");
+    assert_eq!(http.attr("http.request.method"), Some("POST"), "{http:#?}");
+    assert_eq!(http.attr("http.response.status_code"), Some("200"), "{http:#?}");
+    assert!(http.attr("latency_ms").and_then(|l| l.parse::<f64>().ok()).is_some_and(|l| l > 0.0), "{http:#?}");
+    let commits = children(&spans, http, "commit");
+    assert_eq!(commits.len(), 1, "one commit under the click: {spans:#?}");
+    let commit = commits[0];
+    assert_eq!(commit.attr("work"), Some("answer"), "{commit:#?}");
+    let calls = children(&spans, commit, "chat call");
+    let close = calls
+        .iter()
+        .find(|c| c.attr("outbox.kind") == Some("prompt.close") && c.attr("outcome") == Some("done"))
+        .unwrap_or_else(|| panic!("the clicked prompt's closing is a chat call under the commit: {spans:#?}"));
+    assert_eq!(close.attr("chat.platform"), Some("slack"), "{close:#?}");
 
-        // The read: the route template, never the id or the query.
-        let get = find(&spans, "http request", "http.route", "/api/v1/requests/{id}");
-        assert_eq!(get.attr("http.response.status_code"), Some("200"), "{get:#?}");
-        for s in &spans {
-            let text = s.all_text();
-            for secret in [fake_slack::SIGNING_SECRET, fake_slack::BOT_TOKEN, API_TOKEN, "Bearer"] {
-                assert!(!text.contains(secret), "a secret in a span: {text}");
-            }
-            assert!(!text.contains("verbose=1") && !text.contains(&format!("requests/{id}")), "{text}");
-            // Nothing of the click's body (its payload, with Slack's verification token and the prompt's value).
-            assert!(!text.contains("9s8d9as89d8as9d8as989") && !text.contains("block_actions"), "{text}");
+    // The API request: a fresh request id, echoed; the route template; the prompt sent under its commit.
+    let create = spans
+        .iter()
+        .find(|s| s.name == "http request" && s.attr("http.route") == Some("/api/v1/requests"))
+        .unwrap_or_else(|| panic!("the create's span: {spans:#?}"));
+    assert_eq!(create.attr("http.response.status_code"), Some("201"), "{create:#?}");
+    assert_eq!(create.attr("request_id").map(str::len), Some(26), "a ULID: {create:#?}");
+    let create_commit = children(&spans, create, "commit");
+    assert_eq!(create_commit.len(), 1, "{spans:#?}");
+    assert_eq!(create_commit[0].attr("work"), Some("create"));
+    let sends = children(&spans, create_commit[0], "chat call");
+    assert!(sends.iter().any(|c| c.attr("outbox.kind") == Some("prompt.send")), "{spans:#?}");
+    assert_ne!(create.trace_id, http.trace_id, "the click is a trace of its own");
+
+    // The read: the route template, never the id or the query.
+    let get = find(&spans, "http request", "http.route", "/api/v1/requests/{id}");
+    assert_eq!(get.attr("http.response.status_code"), Some("200"), "{get:#?}");
+    for s in &spans {
+        let text = s.all_text();
+        for secret in [fake_slack::SIGNING_SECRET, fake_slack::BOT_TOKEN, API_TOKEN, "Bearer"] {
+            assert!(!text.contains(secret), "a secret in a span: {text}");
         }
-    })
-    .await;
+        assert!(!text.contains("verbose=1") && !text.contains(&format!("requests/{id}")), "{text}");
+        // Nothing of the click's body (its payload, with Slack's verification token and the prompt's value).
+        assert!(!text.contains("9s8d9as89d8as9d8as989") && !text.contains("block_actions"), "{text}");
+    }
 }
 
 #[tokio::test]
