@@ -70,6 +70,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// `[audit]`: how the audit trail proves itself.
     pub audit: AuditConfig,
+    /// `[telemetry]`: where traces go, if anywhere.
+    pub telemetry: TelemetryConfig,
     /// `[slack]`: the Slack app, if Slack is used.
     pub slack: SlackConfig,
     /// `[discord]`: the Discord application, if Discord is used.
@@ -236,6 +238,36 @@ pub struct AuditConfig {
     /// An Ed25519 private key (PKCS#8 PEM, or base64 of the 32-byte seed) that signs a checkpoint of the chain's
     /// head at every commit. Checked when the config is read; kept out of the database.
     pub signing_key: Option<SecretString>,
+}
+
+/// `[telemetry]` (DESIGN 7.7). Traces are exported over OTLP only when [`otlp_endpoint`](Self::otlp_endpoint) is
+/// set; without it nothing is exported and nothing is collected for export.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TelemetryConfig {
+    /// The OTLP/HTTP collector, such as `http://127.0.0.1:4318`: traces are POSTed to `{otlp_endpoint}/v1/traces`
+    /// (a URL that already ends in `/v1/traces` is used as it is). `None` (the default) exports nothing.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` the traces carry (default `signoff`).
+    pub service_name: String,
+}
+
+/// The default `[telemetry] service_name`.
+pub const DEFAULT_SERVICE_NAME: &str = "signoff";
+
+impl fmt::Debug for TelemetryConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A collector URL may carry a password (`https://user:pass@collector`).
+        f.debug_struct("TelemetryConfig")
+            .field("otlp_endpoint", &self.otlp_endpoint.as_deref().map(redact_url))
+            .field("service_name", &self.service_name)
+            .finish()
+    }
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig { otlp_endpoint: None, service_name: DEFAULT_SERVICE_NAME.to_owned() }
+    }
 }
 
 /// `[slack]`. Slack is used when both [`signing_secret`](Self::signing_secret) and
@@ -507,6 +539,8 @@ enum Setting {
     ApiToken,
     ApiMaxItems,
     AuditSigningKey,
+    TelemetryOtlpEndpoint,
+    TelemetryServiceName,
     SlackSigningSecret,
     SlackBotToken,
     SlackAppToken,
@@ -559,6 +593,10 @@ const SECTIONS: &[Section] = &[
         keys: &[("tokens", Setting::ApiTokens), ("token", Setting::ApiToken), ("max_items", Setting::ApiMaxItems)],
     },
     Section { name: "audit", keys: &[("signing_key", Setting::AuditSigningKey)] },
+    Section {
+        name: "telemetry",
+        keys: &[("otlp_endpoint", Setting::TelemetryOtlpEndpoint), ("service_name", Setting::TelemetryServiceName)],
+    },
     Section {
         name: "slack",
         keys: &[
@@ -1254,6 +1292,13 @@ fn apply(config: &mut Config, setting: Setting, text: &str, base: Option<&Path>)
             crate::audit::keys::signing_key(text).map_err(|e| format!("`{name}`: {e}"))?;
             config.audit.signing_key = secret();
         }
+        Setting::TelemetryOtlpEndpoint => config.telemetry.otlp_endpoint = Some(base_url(&name, text)?),
+        Setting::TelemetryServiceName => {
+            if text.trim() != text || text.chars().any(char::is_control) {
+                return Err(format!("`{name}` must not have surrounding spaces or control characters"));
+            }
+            config.telemetry.service_name = text.to_owned();
+        }
         Setting::SlackSigningSecret => config.slack.signing_secret = secret(),
         Setting::SlackBotToken => config.slack.bot_token = secret(),
         Setting::SlackAppToken => config.slack.app_token = secret(),
@@ -1394,7 +1439,7 @@ fn public_key(name: &str, text: &str) -> Result<[u8; 32], String> {
 
 /// `url` with the password of its user info (`user:PASSWORD@host`) and any `password=` query value replaced by
 /// `***`, for messages and `Debug`.
-fn redact_url(url: &str) -> Cow<'_, str> {
+pub(crate) fn redact_url(url: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(url);
     if let Some(scheme_end) = url.find("://") {
         let authority_start = scheme_end + 3;
@@ -1494,6 +1539,10 @@ default_timeout = "72h"
 [api]
 tokens = ["tok-one", "tok-two"]
 
+[telemetry]
+otlp_endpoint = "http://collector.internal:4318/"
+service_name = "signoff-eu"
+
 [slack]
 signing_secret = "slack-signing-secret"
 bot_token = "xoxb-slack-bot"
@@ -1543,6 +1592,8 @@ secret = "webhook-secret"
         assert_eq!(c.slack.api_url, "https://slack.com/api");
         assert_eq!(c.discord.api_url, "https://discord.com/api/v10");
         assert!(c.webhooks.url.is_none() && c.webhooks.secret.is_none());
+        assert_eq!(c.telemetry.otlp_endpoint, None);
+        assert_eq!(c.telemetry.service_name, "signoff");
         assert!(!c.slack_enabled());
         assert!(!c.discord_enabled());
     }
@@ -1578,6 +1629,8 @@ secret = "webhook-secret"
         assert_eq!(c.policies.workflow_for_risk(200), "ANY_ONE_VP");
         let tokens: Vec<&str> = c.api.tokens.iter().map(|t| t.expose_secret()).collect();
         assert_eq!(tokens, ["tok-one", "tok-two"]);
+        assert_eq!(c.telemetry.otlp_endpoint.as_deref(), Some("http://collector.internal:4318"));
+        assert_eq!(c.telemetry.service_name, "signoff-eu");
         assert_eq!(secret(&c.slack.signing_secret), Some("slack-signing-secret"));
         assert_eq!(secret(&c.slack.bot_token), Some("xoxb-slack-bot"));
         assert_eq!(secret(&c.slack.app_token), Some("xapp-slack-app"));
@@ -1736,6 +1789,29 @@ secret = "webhook-secret"
     }
 
     #[test]
+    fn telemetry_keys_are_checked_at_their_place() {
+        assert_eq!(
+            errors("[telemetry]\notlp_endpoint = \"localhost:4318\"\n"),
+            ["conf/signoff.toml:2:17: `telemetry.otlp_endpoint`: `localhost:4318` is not an http:// or https:// URL"]
+        );
+        assert_eq!(
+            errors("[telemetry]\notlp_endpoint = 4318\n"),
+            ["conf/signoff.toml:2:17: `telemetry.otlp_endpoint` must be a string, found integer"]
+        );
+        assert_eq!(
+            errors("[telemetry]\nservice_name = \" signoff\"\n"),
+            ["conf/signoff.toml:2:16: `telemetry.service_name` must not have surrounding spaces or control characters"]
+        );
+        assert_eq!(
+            errors("[telemetry]\notlp_endpoit = \"http://127.0.0.1:4318\"\n"),
+            ["conf/signoff.toml:2:1: unknown key `otlp_endpoit` in [telemetry], did you mean `otlp_endpoint`?"]
+        );
+        // A password in the collector's URL stays out of `Debug`.
+        let c = parse("[telemetry]\notlp_endpoint = \"https://u:hunter3@otel.example.com\"\n").unwrap();
+        assert!(!format!("{c:?}").contains("hunter3"), "{c:?}");
+    }
+
+    #[test]
     fn risk_levels_are_zero_to_four() {
         assert_eq!(
             errors("[policies.risk]\n5 = \"MANAGER\"\nhigh = \"MANAGER\"\n"),
@@ -1780,7 +1856,7 @@ secret = "webhook-secret"
         assert_eq!(
             errors("[zzz]\n"),
             [
-                "conf/signoff.toml:1:2: unknown section `[zzz]` (known sections: `server`, `database`, `directory`, `policies`, `api`, `audit`, `slack`, `discord`, `webhooks`, `web`, `web.oidc`)"
+                "conf/signoff.toml:1:2: unknown section `[zzz]` (known sections: `server`, `database`, `directory`, `policies`, `api`, `audit`, `telemetry`, `slack`, `discord`, `webhooks`, `web`, `web.oidc`)"
             ]
         );
     }
@@ -1856,6 +1932,8 @@ secret = "webhook-secret"
                 ("SIGNOFF_DISCORD_API_URL", "http://fake/discord"),
                 ("SIGNOFF_WEBHOOKS_URL", "http://hooks/in"),
                 ("SIGNOFF_WEBHOOKS_SECRET", "hook-env"),
+                ("SIGNOFF_TELEMETRY_OTLP_ENDPOINT", "https://otel.example.com/v1/traces"),
+                ("SIGNOFF_TELEMETRY_SERVICE_NAME", "signoff-env"),
             ],
         )
         .unwrap();
@@ -1882,6 +1960,8 @@ secret = "webhook-secret"
         assert_eq!(c.discord.api_url, "http://fake/discord");
         assert_eq!(c.webhooks.url.as_deref(), Some("http://hooks/in"));
         assert_eq!(secret(&c.webhooks.secret), Some("hook-env"));
+        assert_eq!(c.telemetry.otlp_endpoint.as_deref(), Some("https://otel.example.com/v1/traces"));
+        assert_eq!(c.telemetry.service_name, "signoff-env");
     }
 
     #[test]

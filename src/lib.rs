@@ -41,6 +41,7 @@ pub mod runtime;
 pub mod scim;
 pub mod source;
 pub mod store;
+pub mod telemetry;
 pub mod time;
 pub mod web;
 pub mod webhook;

@@ -86,7 +86,16 @@ pub enum LogFormat {
 
 /// Sets up logging: `RUST_LOG` (or `SIGNOFF_LOG`) picks levels, default `info`; colours only on a terminal.
 pub(crate) fn init_logging(format: LogFormat) {
+    init_logging_with(format, None);
+}
+
+/// [`init_logging`], plus `traces` (the OpenTelemetry layer of [`crate::telemetry`]) with a filter of its own: the
+/// log's levels do not decide which spans are exported.
+pub(crate) fn init_logging_with(format: LogFormat, traces: Option<crate::telemetry::BoxedLayer>) {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = std::env::var("SIGNOFF_LOG")
         .ok()
         .and_then(|v| EnvFilter::try_new(v).ok())
@@ -94,11 +103,13 @@ pub(crate) fn init_logging(format: LogFormat) {
         .unwrap_or_else(|| EnvFilter::new("info,sqlx=warn"));
     // Colours only for a person at a terminal: a log file or a collector would get escape codes in every line.
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colour);
+    let log: crate::telemetry::BoxedLayer = match format {
+        LogFormat::Text => fmt.with_filter(filter).boxed(),
+        LogFormat::Json => fmt.json().flatten_event(true).with_filter(filter).boxed(),
     };
+    let layers: Vec<crate::telemetry::BoxedLayer> = std::iter::once(log).chain(traces).collect();
+    let _ = tracing_subscriber::registry().with(layers).try_init();
 }
 
 /// A multi-threaded tokio runtime for the commands that need one.

@@ -10,6 +10,7 @@
 //! - [`openapi`]: `/api/v1/openapi.json`, the OpenAPI 3.1 description of `/api/v1` (public).
 //! - [`auth`]: bearer tokens for `/api/v1` and `/scim/v2`.
 //! - [`error`]: the JSON error type every handler returns.
+//! - [`trace`]: one span per request (route template, status, latency, request id) and the `x-request-id` header.
 
 pub mod audit;
 pub mod auth;
@@ -22,6 +23,7 @@ mod refused;
 pub mod requests;
 pub mod scim;
 pub mod slack;
+pub mod trace;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -117,8 +119,11 @@ pub fn router(state: AppState) -> Router {
         .merge(web)
         .nest("/scim/v2", scim)
         .fallback(|| async { error::ApiError::not_found("no such route") })
-        // Outermost, so it also sees the errors axum and tower-http answer by themselves.
+        // Outermost but for the span, so it also sees the errors axum and tower-http answer by themselves.
         .layer(middleware::from_fn(json_errors))
+        // One span per request, around everything else; the request id is set before it opens.
+        .layer(trace::layer())
+        .layer(middleware::from_fn(trace::request_id))
         .with_state(state)
 }
 
@@ -176,9 +181,10 @@ async fn json_errors(req: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(body))
 }
 
-/// Records each request's latency by route and status.
+/// Records each request's latency by route and status, and its route template in the request's span.
 pub(crate) async fn track(req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    trace::record_route(&route);
     let method = req.method().to_string();
     let started = Instant::now();
     let resp = next.run(req).await;

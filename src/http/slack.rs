@@ -204,12 +204,17 @@ where
     F: Future<Output = ()> + Send,
 {
     let (tx, mut rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        let result = work.await;
-        if let Err(result) = tx.send(result) {
-            late(result).await;
-        }
-    });
+    // In the request's span, so the commit it causes (and the chat calls after) join the request's trace.
+    let span = tracing::Span::current();
+    tokio::spawn(tracing::Instrument::instrument(
+        async move {
+            let result = work.await;
+            if let Err(result) = tx.send(result) {
+                late(result).await;
+            }
+        },
+        span,
+    ));
     match tokio::time::timeout(ACK_DEADLINE, &mut rx).await {
         Ok(result) => result.ok(),
         Err(_) => {

@@ -62,10 +62,26 @@ async fn commit_batch(inner: &Inner, mut batch: Vec<Job>) {
     // Lock items in one order across replicas.
     batch.sort_by(|a, b| lock_key(&a.work).cmp(lock_key(&b.work)));
     let works: Vec<&Work> = batch.iter().map(|j| &j.work).collect();
+    // One `commit` span per job, a child of the span that submitted it, open until its answer is sent: every job of
+    // a group commit waits for the whole transaction. The outbox rows a job writes carry its span's `traceparent`,
+    // so their deliveries join the same trace (None, and nothing computed, when traces are not exported).
+    let spans: Vec<tracing::Span> = batch
+        .iter()
+        .map(|j| {
+            tracing::info_span!(
+                parent: &j.span,
+                "commit",
+                work = j.work.kind(),
+                batch = batch.len(),
+                otel.status_code = tracing::field::Empty,
+            )
+        })
+        .collect();
+    let traceparents: Vec<Option<String>> = spans.iter().map(crate::telemetry::traceparent).collect();
     let mut attempt = 0;
     let results = loop {
         attempt += 1;
-        match try_commit(inner, &works).await {
+        match try_commit(inner, &works, &traceparents).await {
             Ok((results, decisions)) => {
                 // Counted once the commit holds, so a retried batch is not counted twice.
                 metrics::counter!("signoff_decisions_total").increment(decisions);
@@ -80,6 +96,9 @@ async fn commit_batch(inner: &Inner, mut batch: Vec<Job>) {
                 continue;
             }
             Err(e) => {
+                for span in &spans {
+                    span.record("otel.status_code", "error");
+                }
                 tracing::error!(error = %e, jobs = works.len(), "commit failed");
                 metrics::counter!("signoff_commit_failures_total").increment(1);
                 break works.iter().map(|_| Err(RuntimeError::Store(clone_err(&e)))).collect();
@@ -87,10 +106,11 @@ async fn commit_batch(inner: &Inner, mut batch: Vec<Job>) {
         }
     };
     metrics::histogram!("signoff_commit_batch_size").record(batch.len() as f64);
-    for (job, result) in batch.into_iter().zip(results) {
+    for ((job, result), span) in batch.into_iter().zip(results).zip(spans) {
         if let Some(reply) = job.reply {
             let _ = reply.send(result);
         }
+        drop(span);
     }
     inner.wake_dispatch.notify_one();
     inner.wake_timers.notify_one();
@@ -114,12 +134,17 @@ fn lock_key(w: &Work) -> &str {
 
 /// One transaction for the whole batch. Domain refusals are results, not errors: they do not roll back the
 /// others. A database error rolls back everything (and every job gets the error).
-async fn try_commit(inner: &Inner, works: &[&Work]) -> Result<(Vec<Result<Reply, RuntimeError>>, u64), sqlx::Error> {
+async fn try_commit(
+    inner: &Inner,
+    works: &[&Work],
+    traceparents: &[Option<String>],
+) -> Result<(Vec<Result<Reply, RuntimeError>>, u64), sqlx::Error> {
     let mut tx = inner.store.begin().await?;
     let mut w = Writer::new(inner);
     w.read_ahead(&mut tx, works).await?;
     let mut results = Vec::with_capacity(works.len());
-    for work in works {
+    for (work, traceparent) in works.iter().zip(traceparents) {
+        w.traceparent.clone_from(traceparent);
         let r = w.apply(&mut tx, work).await;
         match r {
             Err(RuntimeError::Store(e)) => return Err(e),
@@ -178,6 +203,8 @@ struct Writer<'a> {
     counts: BTreeMap<&'static str, i64>,
     /// What acted in the job being applied (`api:jira`), added to the audit rows it writes.
     via: Option<String>,
+    /// The `traceparent` of the job being applied, stored with the outbox rows it writes (see [`crate::telemetry`]).
+    traceparent: Option<String>,
     /// Chat callback ids already stored, or stored by an earlier job of this batch: a job carrying one of these
     /// is a replay.
     seen_callbacks: HashSet<String>,
@@ -208,8 +235,8 @@ impl<'a> Writer<'a> {
             ),
             events: Inserts::new("INSERT INTO item_events (item_id, seq, event, at)", 4, ""),
             outbox: Inserts::new(
-                "INSERT INTO outbox (key, kind, item_id, token, platform, payload, due_at, created_at)",
-                8,
+                "INSERT INTO outbox (key, kind, item_id, token, platform, payload, due_at, created_at, traceparent)",
+                9,
                 "ON CONFLICT (key) DO NOTHING",
             ),
             tokens: HashMap::new(),
@@ -217,6 +244,7 @@ impl<'a> Writer<'a> {
             decisions: 0,
             counts: BTreeMap::new(),
             via: None,
+            traceparent: None,
             seen_callbacks: HashSet::new(),
             // No `ON CONFLICT`: another replica storing the same id at once must make this batch fail and be
             // retried (a unique violation is retryable), and the retry then finds the id and replays nothing.
@@ -515,6 +543,7 @@ impl<'a> Writer<'a> {
             Val::Text(payload.to_string()),
             Val::Int(ms(at)),
             Val::Int(ms(at)),
+            Val::OptText(self.traceparent.clone()),
         ]);
     }
 

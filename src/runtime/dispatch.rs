@@ -26,6 +26,8 @@ use signoff_port::{ChatError, ChatUser, Mark, MessageRef, Notification, Platform
 use sqlx::{Any, Row, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use super::{Inner, Job, Tuning, Work};
 use crate::audit::Entry;
@@ -79,6 +81,8 @@ struct Claimed {
     /// Earlier attempts known to have delivered nothing.
     sure_failures: i64,
     created_at: i64,
+    /// The `traceparent` of the commit that wrote the row, when traces were exported then.
+    traceparent: Option<String>,
 }
 
 impl Claimed {
@@ -396,7 +400,7 @@ async fn claim(inner: &Inner, limit: usize) -> Result<Vec<Claimed>, sqlx::Error>
         "UPDATE outbox SET lease_owner = $1, lease_until = $2, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM outbox WHERE done_at IS NULL AND due_at <= $3 \
                       AND (lease_until IS NULL OR lease_until < $3) ORDER BY due_at, id LIMIT $4{}) \
-         RETURNING id, key, kind, item_id, platform, payload, attempts, sure_failures, created_at",
+         RETURNING id, key, kind, item_id, platform, payload, attempts, sure_failures, created_at, traceparent",
         inner.store.skip_locked()
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -419,12 +423,42 @@ async fn claim(inner: &Inner, limit: usize) -> Result<Vec<Claimed>, sqlx::Error>
                 attempts: r.try_get("attempts")?,
                 sure_failures: r.try_get("sure_failures")?,
                 created_at: r.try_get("created_at")?,
+                traceparent: r.try_get("traceparent")?,
             })
         })
         .collect()
 }
 
+/// The span of one delivery attempt: `webhook call`, or `chat call` for chat rows. Its parent is the `commit` span
+/// that wrote the row (through the row's stored `traceparent`), so a click, its commit and the chat calls it caused
+/// are one trace. Fields: the row's kind, platform, key and attempt number, nothing from its payload.
+fn delivery_span(row: &Claimed) -> tracing::Span {
+    let platform = row.platform.as_deref().unwrap_or("");
+    let span = if row.kind == "webhook" {
+        tracing::info_span!(parent: None, "webhook call", outbox.key = %row.key, attempt = row.attempts, outcome = Empty)
+    } else {
+        tracing::info_span!(
+            parent: None,
+            "chat call",
+            outbox.kind = %row.kind,
+            outbox.key = %row.key,
+            chat.platform = platform,
+            attempt = row.attempts,
+            outcome = Empty,
+        )
+    };
+    if let Some(parent) = &row.traceparent {
+        crate::telemetry::follow(&span, parent);
+    }
+    span
+}
+
 async fn deliver(inner: &Inner, row: Claimed, finished: &mpsc::Sender<Completion>) {
+    let span = delivery_span(&row);
+    deliver_in(inner, row, finished, &span).instrument(span.clone()).await;
+}
+
+async fn deliver_in(inner: &Inner, row: Claimed, finished: &mpsc::Sender<Completion>, span: &tracing::Span) {
     let started = Instant::now();
     let attempt = async {
         match row.kind.as_str() {
@@ -447,6 +481,14 @@ async fn deliver(inner: &Inner, row: Claimed, finished: &mpsc::Sender<Completion
         },
     };
     metrics::histogram!("signoff_dispatch_seconds", "kind" => row.kind.clone()).record(started.elapsed().as_secs_f64());
+    span.record(
+        "outcome",
+        match &outcome {
+            Outcome::Done(_) | Outcome::Sent { .. } => "done",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Failed(_) => "failed",
+        },
+    );
     let key = row.key.clone();
     let (done, recorded) = oneshot::channel();
     let result = match finished.send(Completion { row, outcome, done }).await {
@@ -780,7 +822,8 @@ async fn webhook(inner: &Inner, row: &Claimed) -> Outcome {
         }),
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
-    if inner.jobs.send(Job { work: Work::Audit(vec![entry]), reply: Some(tx) }).await.is_ok() {
+    let job = Job { work: Work::Audit(vec![entry]), reply: Some(tx), span: tracing::Span::current() };
+    if inner.jobs.send(job).await.is_ok() {
         let _ = rx.await;
     }
     outcome

@@ -198,6 +198,9 @@ pub enum RuntimeError {
 pub(crate) struct Job {
     pub(crate) work: Work,
     pub(crate) reply: Option<oneshot::Sender<Result<Reply, RuntimeError>>>,
+    /// The span that submitted the job (a request's `http request`, a delivery's `chat call`; none for timers): the
+    /// job's `commit` span is its child, so a click and the commit it caused are one trace (see [`crate::telemetry`]).
+    pub(crate) span: tracing::Span,
 }
 
 /// What to do.
@@ -233,6 +236,21 @@ pub(crate) enum Work {
 }
 
 impl Work {
+    /// What kind of work it is, for its `commit` span.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Work::Create { .. } => "create",
+            Work::Decide { .. } => "decide",
+            Work::Answer { .. } => "answer",
+            Work::Cancel { .. } => "cancel",
+            Work::EndGrant { .. } => "end_grant",
+            Work::Timer { .. } => "timer",
+            Work::Unavailable { .. } => "unavailable",
+            Work::People { .. } => "people",
+            Work::Audit(_) => "audit",
+        }
+    }
+
     /// What acted, for the audit rows this work writes.
     pub(crate) fn via(&self) -> Option<&str> {
         match self {
@@ -420,7 +438,8 @@ impl Runtime {
             return Err(RuntimeError::Unavailable);
         }
         let (tx, rx) = oneshot::channel();
-        self.inner.jobs.send(Job { work, reply: Some(tx) }).await.map_err(|_| RuntimeError::Unavailable)?;
+        let job = Job { work, reply: Some(tx), span: tracing::Span::current() };
+        self.inner.jobs.send(job).await.map_err(|_| RuntimeError::Unavailable)?;
         rx.await.map_err(|_| RuntimeError::Unavailable)?
     }
 

@@ -94,7 +94,8 @@ async fn fire_due(inner: &Inner) -> Result<usize, sqlx::Error> {
         // The event carries the due time, not the moment we noticed: replay gives the same result, and an
         // item whose timer fired late after a restart behaves as if it had fired on time.
         let work = Work::Timer { item, timer: u32::try_from(timer).unwrap_or(u32::MAX), at: from_ms(due) };
-        if inner.jobs.send(Job { work, reply: Some(tx) }).await.is_err() {
+        // A timer starts a trace of its own.
+        if inner.jobs.send(Job { work, reply: Some(tx), span: tracing::Span::none() }).await.is_err() {
             break;
         }
         waiting.push(rx);

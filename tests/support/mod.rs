@@ -18,6 +18,7 @@
 //!   signs in the person a test chooses, refuses what a strict provider refuses, and can spoil its id_tokens.
 //! - `TEST_LOG=1` turns tracing output on (`RUST_LOG` filters it, default `info`).
 //! - [`write_config`] and [`signoff_command`] run the built binary on an app's database.
+//! - [`otlp::OtlpReceiver`] collects the traces a `signoff serve` child exports over OTLP/HTTP.
 //!
 //! The default company ([`default_directory`]): Cleo (CEO) <- Vera (VP Eng) <- Raj (manager) <- Ana, Ben;
 //! Kim and Max (IT, under Vera, admins of `salesforce`); Sam (security, under Cleo) <- Lee; Olga (out of
@@ -75,6 +76,7 @@ use signoff_port::{ChatAdapter, ChatUser, MessageRef, Notification, Platform, Pr
 pub mod fake_discord;
 pub mod fake_oidc;
 pub mod fake_slack;
+pub mod otlp;
 
 pub use fake_discord::FakeDiscord;
 pub use fake_slack::FakeSlack;
@@ -732,6 +734,16 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
+    /// A client for a signoff at `base` (`http://127.0.0.1:PORT`, such as a `signoff serve` child) sending `token`.
+    pub fn new(base: impl Into<String>, token: impl Into<String>) -> ApiClient {
+        ApiClient {
+            base: base.into(),
+            token: token.into(),
+            db_kind: "sqlite".to_owned(),
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
     /// `http://127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         self.base.clone()
