@@ -100,7 +100,9 @@ impl Verifier {
     ) -> Result<(), VerifyError> {
         self.verify(signature_hex, timestamp, body)?;
         let sent: i64 = timestamp.unwrap_or_default().trim().parse().map_err(|_| VerifyError::Stale)?;
-        if (now - sent).abs() > WINDOW_SECS {
+        // Saturating: a signed timestamp near i64::MIN or MAX must be stale, not an overflow (a panic with overflow
+        // checks, and `abs(i64::MIN)` staying negative, so fresh, without them).
+        if now.saturating_sub(sent).saturating_abs() > WINDOW_SECS {
             return Err(VerifyError::Stale);
         }
         Ok(())
@@ -210,6 +212,25 @@ mod tests {
             key.sign(&message).to_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>()
         };
         assert_eq!(verifier.verify(Some(&body_first), Some(TS), BODY), Err(VerifyError::BadSignature));
+    }
+
+    #[test]
+    fn a_signed_timestamp_at_the_ends_of_i64_is_stale_not_an_overflow() {
+        // Found while writing the `discord_verify` fuzz target (fuzz/, RELIABILITY.md "Fuzzing"): `now - sent`
+        // overflowed for a signed timestamp below `now - i64::MAX`.
+        let key = test_key();
+        let verifier = Verifier::from_hex(&public_hex(&key)).unwrap();
+        for ts in ["-9223372036854775808", "-9223372036854775807", "9223372036854775807"] {
+            let signature = sign(&key, ts, BODY);
+            assert_eq!(verifier.verify(Some(&signature), Some(ts), BODY), Ok(()), "{ts}");
+            for now in [0, 1_700_000_000, 4_102_444_800] {
+                assert_eq!(
+                    verifier.verify_fresh(Some(&signature), Some(ts), BODY, now),
+                    Err(VerifyError::Stale),
+                    "{ts}"
+                );
+            }
+        }
     }
 
     #[test]
