@@ -45,7 +45,11 @@ fn directory() -> String {
     );
     // A catalog of thousands, for the request form's search.
     for i in 0..RESOURCES {
-        let _ = writeln!(y, "  - id: res-{i:05}\n    kind: app\n    name: Tool {i:05} of team {}\n    workflow: ONE", i % 97);
+        let _ = writeln!(
+            y,
+            "  - id: res-{i:05}\n    kind: app\n    name: Tool {i:05} of team {}\n    workflow: ONE",
+            i % 97
+        );
     }
     y
 }
@@ -185,8 +189,7 @@ async fn run(n: usize) {
     assert_eq!(resp.status(), 200, "signed in and followed to the inbox");
 
     measure(&client, &format!("{base}/inbox"), n, "/inbox, 1,000 pending prompts (first page of 50)").await;
-    measure(&client, &format!("{base}/requests/{}", quorum.id), n, "/requests/{id}, 1,000-member group quorum")
-        .await;
+    measure(&client, &format!("{base}/requests/{}", quorum.id), n, "/requests/{id}, 1,000-member group quorum").await;
 
     measure(&client, &format!("{base}/requests/new?q=team+42"), n, "/requests/new?q=..., 10,000 resources").await;
     measure(&client, &format!("{base}/requests/new"), n, "/requests/new (first 50 of 10,000 resources)").await;
