@@ -81,6 +81,11 @@ impl Browser {
         self.client.find(Locator::Css("main")).await.unwrap().text().await.unwrap()
     }
 
+    /// Whether the browser holds a cookie of this name for the app.
+    async fn has_cookie(&self, name: &str) -> bool {
+        self.client.get_named_cookie(name).await.is_ok()
+    }
+
     async fn path(&self) -> String {
         let url = self.client.current_url().await.unwrap();
         match url.query() {
@@ -270,18 +275,27 @@ async fn openid_connect_sign_in_and_step_up_in_a_browser() {
     let id = app.create_ok(json!({"requester": ANA, "resource": "vault", "justification": "audit"})).await;
     let id = id["id"].as_str().unwrap().to_owned();
 
-    // A spoiled id_token (wrong nonce) signs nobody in.
+    // A spoiled id_token (wrong nonce, or expired) signs nobody in.
     idp.sign_in_as(Login::new("00u-raj", RAJ, "Raj Patel"));
-    idp.tamper_next(Tamper::WrongNonce);
-    b.open(&format!("/requests/{id}")).await;
-    assert!(b.text().await.contains("failed verification"), "{}", b.text().await);
-    assert!(b.path().await.starts_with("/auth/callback?"), "{}", b.path().await);
+    for tamper in [Tamper::WrongNonce, Tamper::Expired] {
+        idp.tamper_next(tamper);
+        b.open(&format!("/requests/{id}")).await;
+        assert!(b.text().await.contains("failed verification"), "{tamper:?}: {}", b.text().await);
+        assert!(b.path().await.starts_with("/auth/callback?"), "{tamper:?}: {}", b.path().await);
+        assert!(!b.has_cookie("signoff_session").await, "{tamper:?} must not sign in");
+    }
+    // An answer with a state this browser never sent (a login CSRF) is refused before its code is used.
+    let tokens_before = idp.token_requests().len();
+    b.open("/auth/callback?code=stolen&state=forged").await;
+    assert!(b.text().await.contains("not started here"), "{}", b.text().await);
+    assert_eq!(idp.token_requests().len(), tokens_before, "the code must not reach the provider");
     assert_eq!(app.request_view(&id).await["state"], "requested");
 
     // A password-only sign-in sees the request but is asked to sign in again to decide it.
     b.open(&format!("/requests/{id}")).await;
     assert_eq!(b.path().await, format!("/requests/{id}"));
     assert!(b.text().await.contains("Sign in again to decide"), "{}", b.text().await);
+    assert!(b.has_cookie("signoff_session").await, "signed in now");
 
     // With a second factor, the fresh sign-in decides.
     idp.next_login_amr(["pwd", "mfa"]);
