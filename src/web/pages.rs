@@ -586,8 +586,9 @@ async fn new_request(State(state): State<AppState>, me: Me, Query(q): Query<NewQ
         name: r.name.clone(),
         roles: r.roles.iter().map(|x| x.name.clone()).collect(),
     });
-    // A linear scan of names and ids: 10,000 resources take well under a millisecond (BENCHMARKS.md), and
-    // there is no index to keep in step with reloads.
+    // A linear scan of names and ids: the whole search page over 10,000 resources answers in about 1.4 ms at the
+    // median, 1.1 ms more than the form without a query (BENCHMARKS.md, "Web pages"), and there is no index to
+    // keep in step with directory reloads.
     let needle = query.to_lowercase();
     let mut total = 0usize;
     let mut results = Vec::new();
