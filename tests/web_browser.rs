@@ -4,7 +4,8 @@
 //! a spoiled answer refused, and step-up with and without `mfa`. The pages need no JavaScript, so what the
 //! browser does here is what any browser does.
 //!
-//! Screenshots of the inbox, the request form and a request page land in `docs/` (shown in the README).
+//! Screenshots of the inbox, the request form and a request page are taken on every run and replace the ones in
+//! `docs/` (shown in the README) with `SIGNOFF_REGENERATE=1 cargo test --test web_browser`.
 //!
 //! Needs `chromium` and `chromium-driver` (`.ci/run` installs them); without them the tests say they skipped.
 
@@ -147,11 +148,16 @@ impl Browser {
         self.click("form.signout button").await;
     }
 
+    /// Takes a screenshot; with `SIGNOFF_REGENERATE=1` it replaces `docs/<name>` (the README's pictures), so a
+    /// plain `cargo test` leaves the working tree as it was.
     async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, png).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1_000, "{name}: not a picture of a page");
+        if std::env::var_os("SIGNOFF_REGENERATE").is_some() {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, png).unwrap();
+        }
     }
 
     async fn close(mut self) {

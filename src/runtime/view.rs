@@ -239,25 +239,35 @@ pub async fn grant(store: &Store, id: &str) -> Result<Option<GrantView>, sqlx::E
 /// could straddle a commit and show an approved item without its grant), and one round trip instead of three
 /// on every decision's answer.
 pub async fn request(store: &Store, cat: &Catalog, id: &str) -> Result<Option<RequestView>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT r.requester AS r_requester, r.resource AS r_resource, r.created_at AS r_created_at, \
-                i.state AS i_state, g.id, g.request_id, g.user_id, g.resource, g.role, g.granted_at, g.expires_at, \
-                g.ended_at, g.end_reason \
-         FROM requests r \
-         LEFT JOIN items i ON i.request_id = r.id \
-         LEFT JOIN grants g ON g.id = i.id \
-         WHERE r.id = $1 \
-         ORDER BY i.created_at, i.id",
-    )
-    .bind(id.to_owned())
-    .fetch_all(store.reader())
-    .await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{REQUEST_ROWS} WHERE r.id = $1 ORDER BY i.created_at, i.id")))
+        .bind(id.to_owned())
+        .fetch_all(store.reader())
+        .await?;
+    Ok(request_from_rows(cat, id, &rows)?.map(|(view, _)| view))
+}
+
+/// The columns a [`RequestView`] is built from: the request, each item's stored state, and its grant if any. One
+/// row per item (a request joins to one row of NULLs if it has none, which is never stored).
+const REQUEST_ROWS: &str = "SELECT r.id AS r_id, r.requester AS r_requester, r.resource AS r_resource, \
+        r.created_at AS r_created_at, i.state AS i_state, g.id, g.request_id, g.user_id, g.resource, g.role, \
+        g.granted_at, g.expires_at, g.ended_at, g.end_reason \
+     FROM requests r \
+     LEFT JOIN items i ON i.request_id = r.id \
+     LEFT JOIN grants g ON g.id = i.id";
+
+/// Builds request `id`'s view from its [`REQUEST_ROWS`] (all of them, in item creation order), with the items'
+/// engine states for callers that need more than the view. `None` when there are no rows.
+fn request_from_rows(
+    cat: &Catalog,
+    id: &str,
+    rows: &[sqlx::any::AnyRow],
+) -> Result<Option<(RequestView, Vec<Item>)>, sqlx::Error> {
     let Some(first) = rows.first() else {
         return Ok(None);
     };
-    let mut views = Vec::with_capacity(rows.len());
+    let mut pairs = Vec::with_capacity(rows.len());
     let mut asked: Option<(Option<String>, Option<String>)> = None;
-    for row in &rows {
+    for row in rows {
         // A request without items (none is ever stored that way) joins to one row of NULLs.
         let Some(state) = row.try_get::<Option<String>, _>("i_state")? else { continue };
         let item: Item = serde_json::from_str(&state)
@@ -267,12 +277,13 @@ pub async fn request(store: &Store, cat: &Catalog, id: &str) -> Result<Option<Re
             None => None,
         };
         asked.get_or_insert_with(|| (item.spec.justification.clone(), item.spec.duration.map(|d| d.to_string())));
-        views.push(item_view(cat, &item, grant));
+        pairs.push((item_view(cat, &item, grant), item));
     }
     // Items are numbered in creation order; keep that order (`req-2` before `req-10`).
-    views.sort_by_key(|v| v.id.rsplit('-').next().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0));
+    pairs.sort_by_key(|(v, _)| v.id.rsplit('-').next().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0));
+    let (views, items): (Vec<ItemView>, Vec<Item>) = pairs.into_iter().unzip();
     let states: Vec<ItemStatus> = views.iter().map(|v| v.state).collect();
-    Ok(Some(RequestView {
+    let view = RequestView {
         id: id.to_owned(),
         state: summarize(&states),
         requester: first.try_get("r_requester")?,
@@ -281,7 +292,8 @@ pub async fn request(store: &Store, cat: &Catalog, id: &str) -> Result<Option<Re
         justification: asked.as_ref().and_then(|a| a.0.clone()),
         duration: asked.and_then(|a| a.1),
         items: views,
-    }))
+    };
+    Ok(Some((view, items)))
 }
 
 /// A request with its items' engine states, for the web page that draws each item's approval path.
@@ -290,23 +302,11 @@ pub async fn request_with_items(
     cat: &Catalog,
     id: &str,
 ) -> Result<Option<(RequestView, Vec<Item>)>, sqlx::Error> {
-    let Some(view) = request(store, cat, id).await? else {
-        return Ok(None);
-    };
-    let rows = sqlx::query("SELECT state FROM items WHERE request_id = $1")
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{REQUEST_ROWS} WHERE r.id = $1 ORDER BY i.created_at, i.id")))
         .bind(id.to_owned())
         .fetch_all(store.reader())
         .await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let state: String = row.try_get("state")?;
-        let item: Item = serde_json::from_str(&state)
-            .map_err(|e| sqlx::Error::Decode(format!("stored item state of request {id}: {e}").into()))?;
-        items.push(item);
-    }
-    // The same order as the view's items.
-    items.sort_by_key(|i| view.items.iter().position(|v| v.id == i.spec.item).unwrap_or(usize::MAX));
-    Ok(Some((view, items)))
+    request_from_rows(cat, id, &rows)
 }
 
 /// The requests where `approver` has a prompt still pending, newest first: the web inbox. It starts from the
@@ -317,26 +317,39 @@ pub async fn inbox(
     approver: &str,
     before: Option<&str>,
     limit: u32,
-) -> Result<Vec<RequestView>, sqlx::Error> {
+) -> Result<Vec<InboxEntry>, sqlx::Error> {
     let limit = limit.clamp(1, MAX_PAGE);
-    let mut sql = String::from("SELECT DISTINCT request_id FROM prompts WHERE approver = $1 AND state = 'pending'");
+    // One statement for the whole page: the page's request ids in a subquery, and every row of those requests
+    // (reading them one by one made /inbox the slowest page; BENCHMARKS.md, "Web pages").
+    let mut page = String::from("SELECT DISTINCT request_id FROM prompts WHERE approver = $1 AND state = 'pending'");
     if before.is_some() {
-        sql.push_str(" AND request_id < $2");
+        page.push_str(" AND request_id < $2");
     }
-    sql.push_str(&format!(" ORDER BY request_id DESC LIMIT {limit}"));
+    page.push_str(&format!(" ORDER BY request_id DESC LIMIT {limit}"));
+    let sql = format!("{REQUEST_ROWS} WHERE r.id IN ({page}) ORDER BY r.id DESC, i.created_at, i.id");
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(approver.to_owned());
     if let Some(b) = before {
         q = q.bind(b.to_owned());
     }
-    let ids = q.fetch_all(store.reader()).await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for row in &ids {
-        let id: String = row.try_get("request_id")?;
-        if let Some(v) = request(store, cat, &id).await? {
-            out.push(v);
+    let rows = q.fetch_all(store.reader()).await?;
+    let mut out = Vec::new();
+    for group in rows.chunk_by(|a, b| a.try_get::<String, _>("r_id").ok() == b.try_get::<String, _>("r_id").ok()) {
+        let id: String = group[0].try_get("r_id")?;
+        if let Some((request, items)) = request_from_rows(cat, &id, group)? {
+            let step_up = items.iter().any(|item| waits_with_step_up(item, approver));
+            out.push(InboxEntry { request, step_up });
         }
     }
     Ok(out)
+}
+
+/// A request in an approver's inbox.
+#[derive(Debug, Clone)]
+pub struct InboxEntry {
+    /// The request, as the API shows it.
+    pub request: RequestView,
+    /// Whether a prompt to this approver in it waits on a `step_up` step (decided only after a strong sign-in).
+    pub step_up: bool,
 }
 
 /// Whether `approver` has a pending prompt in `item` on a `step_up` node (DESIGN 7.6).
@@ -348,38 +361,26 @@ pub fn waits_with_step_up(item: &Item, approver: &str) -> bool {
     })
 }
 
-/// Whether deciding request `id` as `approver` needs the web's step-up sign-in.
+/// Whether deciding request `id` as `approver` needs the web's step-up sign-in: a prompt to them in it waits on a
+/// `step_up` step.
 pub async fn needs_step_up(store: &Store, id: &str, approver: &str) -> Result<bool, sqlx::Error> {
-    Ok(step_up_requests(store, approver, [id]).await?.contains(id))
-}
-
-/// Which of `ids` hold a pending prompt to `approver` on a `step_up` node.
-pub async fn step_up_requests<'a>(
-    store: &Store,
-    approver: &str,
-    ids: impl IntoIterator<Item = &'a str>,
-) -> Result<std::collections::HashSet<String>, sqlx::Error> {
-    let mut out = std::collections::HashSet::new();
-    for id in ids {
-        let rows = sqlx::query(
-            "SELECT i.state FROM items i WHERE i.request_id = $1 AND EXISTS \
-             (SELECT 1 FROM prompts p WHERE p.item_id = i.id AND p.approver = $2 AND p.state = 'pending')",
-        )
-        .bind(id.to_owned())
-        .bind(approver.to_owned())
-        .fetch_all(store.reader())
-        .await?;
-        for row in &rows {
-            let state: String = row.try_get("state")?;
-            let item: Item = serde_json::from_str(&state)
-                .map_err(|e| sqlx::Error::Decode(format!("stored item state of request {id}: {e}").into()))?;
-            if waits_with_step_up(&item, approver) {
-                out.insert(id.to_owned());
-                break;
-            }
+    let rows = sqlx::query(
+        "SELECT i.state FROM items i WHERE i.request_id = $1 AND EXISTS \
+         (SELECT 1 FROM prompts p WHERE p.item_id = i.id AND p.approver = $2 AND p.state = 'pending')",
+    )
+    .bind(id.to_owned())
+    .bind(approver.to_owned())
+    .fetch_all(store.reader())
+    .await?;
+    for row in &rows {
+        let state: String = row.try_get("state")?;
+        let item: Item = serde_json::from_str(&state)
+            .map_err(|e| sqlx::Error::Decode(format!("stored item state of request {id}: {e}").into()))?;
+        if waits_with_step_up(&item, approver) {
+            return Ok(true);
         }
     }
-    Ok(out)
+    Ok(false)
 }
 
 /// How many prompts wait for `approver`.

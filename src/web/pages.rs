@@ -274,13 +274,11 @@ struct InboxPage {
 async fn inbox(State(state): State<AppState>, me: Me, Query(q): Query<PageQuery>) -> Result<Response, WebError> {
     let before = q.before.as_deref().filter(|b| is_plausible_id(b));
     let cat = state.runtime.catalog();
-    let requests = view::inbox(state.runtime.store(), &cat, &me.id, before, PAGE).await?;
-    let next = (requests.len() == PAGE as usize).then(|| requests.last().map(|r| r.id.clone())).flatten();
-    let ids: Vec<&str> = requests.iter().map(|r| r.id.as_str()).collect();
-    let pending_items = view::step_up_requests(state.runtime.store(), &me.id, ids).await?;
-    let entries = requests
+    let page = view::inbox(state.runtime.store(), &cat, &me.id, before, PAGE).await?;
+    let next = (page.len() == PAGE as usize).then(|| page.last().map(|e| e.request.id.clone())).flatten();
+    let entries = page
         .iter()
-        .map(|r| InboxEntry {
+        .map(|view::InboxEntry { request: r, step_up }| InboxEntry {
             id: r.id.clone(),
             what: what(&state, r),
             for_: for_whom(&state, r),
@@ -288,7 +286,7 @@ async fn inbox(State(state): State<AppState>, me: Me, Query(q): Query<PageQuery>
             created: when(r.created_at),
             duration: r.duration.clone(),
             justification: r.justification.clone(),
-            step_up: pending_items.contains(&r.id),
+            step_up: *step_up,
         })
         .collect();
     let mut layout = me.layout(&state, "Inbox", "inbox").await;
