@@ -9,20 +9,16 @@
 
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::path::Path;
-use std::sync::Arc;
 
 use criterion::measurement::{Measurement, WallTime};
 use criterion::{BatchSize, Criterion, Throughput};
 
-use signoff::catalog::{Catalog, Settings};
-use signoff::diag::Diagnostics;
-use signoff::directory;
+use signoff::catalog::Catalog;
 use signoff::engine::{self, Decision, Event, Item, ItemSpec, ItemStatus, PromptState};
-use signoff::policy::Policies;
-use signoff::source::{self, Format};
 use signoff::time::Timestamp;
 
+#[path = "common/catalog.rs"]
+mod catalog;
 #[path = "common/clock.rs"]
 mod clock;
 
@@ -83,23 +79,6 @@ const POLICIES_YAML: &str = "workflows:
     parallel_group_expression: { group: big, number_required: 1000 }
 ";
 
-fn or_panic<T>(r: Result<T, Diagnostics>) -> T {
-    r.unwrap_or_else(|d| panic!("benchmark input is invalid:\n{d}"))
-}
-
-fn catalog() -> Catalog {
-    let file: Arc<Path> = Arc::from(Path::new("bench-directory.yaml"));
-    let doc = source::parse_str(file, &directory_yaml(), Format::Yaml).expect("directory YAML parses");
-    let directory = or_panic(directory::load_documents(&[doc]));
-    let mut policies = Policies::builtin();
-    let file: Arc<Path> = Arc::from(Path::new("bench-policies.yaml"));
-    let doc = source::parse_str(file, POLICIES_YAML, Format::Yaml).expect("policy YAML parses");
-    let mut diags = Diagnostics::new();
-    policies.add_document(&doc, false, &mut diags);
-    or_panic(diags.into_result(()));
-    or_panic(Catalog::new(directory, policies, Settings::default()))
-}
-
 fn spec(resource: &str) -> ItemSpec {
     ItemSpec {
         request: "req-0001".to_owned(),
@@ -138,7 +117,7 @@ fn apply(cat: &Catalog, item: &Item, event: &Event) -> Item {
 }
 
 fn engine_benches<M: Measurement>(c: &mut Criterion<M>) {
-    let cat = catalog();
+    let cat = catalog::catalog(&directory_yaml(), POLICIES_YAML);
     let two = start(&cat, QUORUM_2);
     let all = start(&cat, QUORUM_ALL);
 

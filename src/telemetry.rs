@@ -69,12 +69,7 @@ impl Telemetry {
     /// runtime that will carry the exports.
     pub fn start(config: &TelemetryConfig) -> Result<(Telemetry, Option<BoxedLayer>), String> {
         let Some(endpoint) = &config.otlp_endpoint else { return Ok((Telemetry::off(), None)) };
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let https = crate::webhook::https_connector()?;
         let client = opentelemetry_http::hyper::HyperClient::new(https, EXPORT_TIMEOUT, None);
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()

@@ -80,16 +80,22 @@ impl std::fmt::Debug for Webhook {
     }
 }
 
+/// An HTTP/1 connector that speaks TLS to `https://` URLs with the system's roots (and plain HTTP to `http://`
+/// ones, for receivers on a private network): the webhook's and the OTLP exporter's.
+pub(crate) fn https_connector() -> Result<hyper_rustls::HttpsConnector<HttpConnector>, String> {
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .build())
+}
+
 impl Webhook {
     /// A target at `url` signing with `secret`.
     pub fn new(url: &str, secret: SecretString) -> Result<Webhook, String> {
         let url: hyper::Uri = url.parse().map_err(|e| format!("invalid webhook URL: {e}"))?;
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let https = https_connector()?;
         let client = Client::builder(TokioExecutor::new()).build(https);
         Ok(Webhook { url, secret, client })
     }

@@ -524,17 +524,8 @@ async fn a_forged_decision_by_someone_who_was_not_asked_is_refused_on_replay() {
 #[tokio::test]
 async fn after_a_key_rotation_older_checkpoints_are_counted_not_checked_and_the_latest_must_be_the_new_keys() {
     // Arrange: one app signs with the first key, a second on the same database with another.
-    let mut first = spawn_app(signed()).await;
-    let a = id_of(&first.create_ok(json!({ "requester": ANA, "resource": "wiki" })).await);
-    first.wait_for_state(&a, "approved").await;
-    first.stop().await;
-    let database = first.database.clone().expect("a database");
-    let mut second =
-        spawn_app(AppOptions::new().database(database).signing_key(keys::private_base64(&other_key()))).await;
-    let b = id_of(&second.create_ok(json!({ "requester": BEN, "resource": "wiki" })).await);
-    second.wait_for_state(&b, "approved").await;
-    second.stop().await;
-    let old = first.count("SELECT COUNT(*) FROM audit_checkpoints WHERE key_id = (SELECT key_id FROM audit_checkpoints ORDER BY seq LIMIT 1)").await;
+    let second = rotated().await;
+    let old = second.count("SELECT COUNT(*) FROM audit_checkpoints WHERE key_id = (SELECT key_id FROM audit_checkpoints ORDER BY seq LIMIT 1)").await;
 
     // Act
     let with_new = verify_with(&second, Some(other_key()), None, None).await;

@@ -103,6 +103,17 @@ pub enum NodeStatus {
 }
 
 impl NodeStatus {
+    /// The status as one lower-case word, as audit details and the approval picture write it.
+    pub fn word(self) -> &'static str {
+        match self {
+            NodeStatus::Pending => "pending",
+            NodeStatus::Approved => "approved",
+            NodeStatus::Denied => "denied",
+            NodeStatus::Expired => "expired",
+            NodeStatus::Closed => "closed",
+        }
+    }
+
     /// Whether the node has its outcome.
     pub fn is_settled(self) -> bool {
         self != NodeStatus::Pending

@@ -886,14 +886,9 @@ async fn callback(
     Ok((web.cookies.set_session(&session), Redirect::to(&local_path(&flow.return_to))).into_response())
 }
 
-async fn logout(
-    State(state): State<AppState>,
-    me: Me,
-    f: Result<Form<CsrfOnly>, FormRejection>,
-) -> Result<Response, WebError> {
+async fn logout(me: Me, f: Result<Form<CsrfOnly>, FormRejection>) -> Result<Response, WebError> {
     let f = form(f)?;
     me.check_csrf(&f.csrf)?;
-    let _ = state;
     Ok((me.web.cookies.clear_session(), Redirect::to("/auth/login?why=out")).into_response())
 }
 

@@ -624,7 +624,7 @@ impl<F: Fn(&str) -> String> ItemCx<'_, F> {
                 Mark::Dismissed,
                 match outcome {
                     NodeStatus::Approved => format!("dismissed: not needed, the step was approved{}", by(b)),
-                    other => format!("dismissed: the step was {}{}", node_word(*other), by(b)),
+                    other => format!("dismissed: the step was {}{}", other.word(), by(b)),
                 },
             ),
             DismissReason::ItemSettled { outcome, by: b } => {
@@ -786,16 +786,6 @@ fn badge_of_node(s: NodeStatus) -> &'static str {
         NodeStatus::Denied => "denied",
         NodeStatus::Expired => "expired",
         NodeStatus::Closed => "not needed",
-    }
-}
-
-fn node_word(s: NodeStatus) -> &'static str {
-    match s {
-        NodeStatus::Pending => "pending",
-        NodeStatus::Approved => "approved",
-        NodeStatus::Denied => "denied",
-        NodeStatus::Expired => "expired",
-        NodeStatus::Closed => "closed",
     }
 }
 

@@ -138,7 +138,7 @@ impl Machine<'_> {
             None => format!("the step was {word}"),
         };
         match reason {
-            DismissReason::Settled { outcome, by } => (by_text(node_word(*outcome), by), by.clone()),
+            DismissReason::Settled { outcome, by } => (by_text(outcome.word(), by), by.clone()),
             DismissReason::ItemSettled { outcome, by } => match by {
                 Some(_) => (by_text(outcome.as_str(), by), by.clone()),
                 None => (format!("the request was {outcome}"), None),

@@ -78,17 +78,6 @@ fn intern<'s>(index: &mut HashMap<&'s str, usize>, people: Vec<&'s str>) -> Vec<
         .collect()
 }
 
-/// A node status as a past-tense word.
-fn node_word(s: NodeStatus) -> &'static str {
-    match s {
-        NodeStatus::Pending => "pending",
-        NodeStatus::Approved => "approved",
-        NodeStatus::Denied => "denied",
-        NodeStatus::Expired => "expired",
-        NodeStatus::Closed => "closed",
-    }
-}
-
 /// The item status a settled root means.
 fn item_status(root: NodeStatus) -> ItemStatus {
     match root {
